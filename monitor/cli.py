@@ -1,0 +1,145 @@
+"""Command line: arguments, logging and settings at the edge; the work is in pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+from monitor import __version__, pipeline
+from monitor.errors import ConfigError, MonitorError
+from monitor.fetch.client import EdgarClient
+from monitor.models import EASTERN
+from monitor.report.tables import render_records, write_output
+from monitor.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+JOB_COMMANDS = {"run"}
+FILING_COLUMNS = ("ticker", "form", "filed", "accepted", "period", "accession", "items", "url")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    job = args.command in JOB_COMMANDS
+    _configure_logging(args.log_level or ("INFO" if job else "WARNING"), timestamps=job)
+    try:
+        settings = _load(args)
+        status: int = args.handler(args, settings)
+    except ConfigError as exc:
+        sys.stderr.write(f"monitor: configuration error: {exc}\n")
+        return pipeline.EXIT_CONFIG
+    except MonitorError as exc:
+        sys.stderr.write(f"monitor: error: {exc}\n")
+        return pipeline.EXIT_FAILURES
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", type=Path, help="settings file layered over config/monitor.toml"
+    )
+    common.add_argument(
+        "--mirror", metavar="DIR", help="read EDGAR from a {host}/{path} mirror directory"
+    )
+    common.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    parser = argparse.ArgumentParser(
+        prog="monitor",
+        description="Watch SEC EDGAR for new China-export-risk and inventory warnings.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    filings = commands.add_parser(
+        "filings", parents=[common], help="list companies' filings, newest first"
+    )
+    filings.add_argument("tickers", nargs="+", metavar="TICKER")
+    filings.add_argument("--since", type=_iso_date, help="filed on or after YYYY-MM-DD")
+    filings.add_argument("--until", type=_iso_date, help="filed on or before YYYY-MM-DD")
+    filings.add_argument("--forms", nargs="+", metavar="FORM", help="default: [watchlist] forms")
+    filings.add_argument("--no-amendments", action="store_true", help="leave out /A amendments")
+    _add_format_flags(filings)
+    filings.set_defaults(handler=_cmd_filings)
+
+    run = commands.add_parser(
+        "run", parents=[common], help="the daily job: the watchlist's new filings"
+    )
+    run.add_argument("--as-of", type=_iso_date, help="act as if it were the end of this day (ET)")
+    run.add_argument("--tickers", nargs="+", metavar="T", help="only these companies")
+    _add_format_flags(run)
+    run.set_defaults(handler=_cmd_run)
+    return parser
+
+
+def _add_format_flags(parser: argparse.ArgumentParser) -> None:
+    formats = parser.add_mutually_exclusive_group()
+    formats.add_argument("--json", dest="fmt", action="store_const", const="json")
+    formats.add_argument("--csv", dest="fmt", action="store_const", const="csv")
+    parser.add_argument("--out", type=Path, metavar="PATH", help="write to a file, not stdout")
+    parser.set_defaults(fmt="table")
+
+
+def _cmd_filings(args: argparse.Namespace, settings: Settings) -> int:
+    forms = tuple(f.upper() for f in args.forms) if args.forms else settings.watchlist.forms
+    window = pipeline.Window(
+        since=args.since, until=args.until, forms=forms, amendments=not args.no_amendments
+    )
+    entries = pipeline.select_entries(settings, args.tickers)
+    with EdgarClient(settings.edgar) as client:
+        discovery = pipeline.discover_filings(client, entries, window)
+    _print_filings(discovery, args)
+    return discovery.exit_status
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    now = datetime.now(EASTERN)
+    if args.as_of is not None:
+        now = datetime.combine(args.as_of + timedelta(days=1), time(), EASTERN) - timedelta(
+            microseconds=1
+        )
+    discovery = pipeline.run_once(settings, now=now, tickers=args.tickers)
+    _print_filings(discovery, args)
+    return discovery.exit_status
+
+
+def _print_filings(discovery: pipeline.Discovery, args: argparse.Namespace) -> None:
+    records = [filing.to_record() for filing in discovery.filings]
+    if args.fmt == "table":
+        for record in records:
+            record["accepted"] = str(record["accepted"])[:16].replace("T", " ")
+    text = render_records(records, columns=FILING_COLUMNS, fmt=args.fmt)
+    write_output(text, args.out)  # problems per company were logged as they happened
+
+
+def _load(args: argparse.Namespace) -> Settings:
+    overrides: dict[tuple[str, str], object] = {}
+    if args.mirror is not None:
+        overrides[("edgar", "mirror")] = args.mirror
+    return load_settings(args.config, env=os.environ, overrides=overrides)
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+def _configure_logging(level: str, *, timestamps: bool) -> None:
+    """Jobs log with timestamps (cron mail, service logs); inspection commands plainly."""
+    fmt = (
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"
+        if timestamps
+        else "%(levelname)s: %(message)s"
+    )
+    logging.basicConfig(level=getattr(logging, level), format=fmt, stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # our client logs each request once
+    logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -1,0 +1,1 @@
+"""Everything that talks to EDGAR (live, a loopback server, or a mirror directory)."""

@@ -1,0 +1,138 @@
+"""Wiring of the stages: fetch → parse → detect → store → report.
+
+For now the daily job is discovery: which of the watchlist's filings fall in the
+look-back window. Later stages hang off `run_once`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from monitor.errors import FetchError, NotFoundError, ThrottledError, UnknownTickerError
+from monitor.fetch.client import EdgarClient
+from monitor.fetch.filings import list_filings, load_ticker_map, newest_first, resolve_company
+from monitor.models import EASTERN, Company, Filing
+from monitor.settings import Settings
+from monitor.watchlist import WatchlistEntry, load_watchlist
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILURES, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
+
+
+@dataclass(kw_only=True)
+class Discovery:
+    """Filings found, and what went wrong per company (the run goes on regardless)."""
+
+    filings: list[Filing] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)  # the source lacks the company
+    failed: list[str] = field(default_factory=list)  # fetch errors, to retry next run
+    unknown: list[str] = field(default_factory=list)  # tickers EDGAR does not know
+
+    @property
+    def exit_status(self) -> int:
+        if self.unknown:
+            return EXIT_CONFIG
+        return EXIT_FAILURES if self.failed else EXIT_OK
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Window:
+    since: date | None = None
+    until: date | None = None
+    forms: tuple[str, ...] = ()
+    amendments: bool = True
+
+
+def select_entries(settings: Settings, tickers: Sequence[str] | None) -> tuple[WatchlistEntry, ...]:
+    """The watchlist, or the given tickers (keeping their watchlist CIK and note if listed)."""
+    if not tickers:
+        return load_watchlist(settings.watchlist.path)
+    listed: dict[str, WatchlistEntry] = {}
+    if settings.watchlist.path.exists():
+        listed = {e.ticker: e for e in load_watchlist(settings.watchlist.path)}
+    wanted = dict.fromkeys(t.strip().upper() for t in tickers if t.strip())
+    return tuple(listed.get(t, WatchlistEntry(ticker=t)) for t in wanted)
+
+
+def discover_filings(
+    client: EdgarClient, entries: Sequence[WatchlistEntry], window: Window
+) -> Discovery:
+    discovery = Discovery()
+    companies = _resolve_companies(client, entries, discovery)
+    for number, company in enumerate(companies):
+        try:
+            discovery.filings += list_filings(
+                client,
+                company,
+                forms=window.forms,
+                since=window.since,
+                until=window.until,
+                amendments=window.amendments,
+            )
+        except NotFoundError as exc:
+            message = (
+                f"{company.ticker} (CIK {company.cik10}): "
+                f"no filing history at the source ({exc.url})"
+            )
+            logger.warning("%s; skipping it, the others go on", message)
+            discovery.unavailable.append(message)
+        except ThrottledError as exc:
+            left = [c.ticker for c in companies[number:]]
+            logger.error("EDGAR is throttling: %s; stopping, left for the next run: %s", exc, left)
+            discovery.failed += [f"{t}: not fetched, EDGAR throttled this run" for t in left]
+            break
+        except FetchError as exc:
+            logger.error("%s (CIK %s): %s", company.ticker, company.cik10, exc)
+            discovery.failed.append(f"{company.ticker}: {exc}")
+    discovery.filings = newest_first(discovery.filings)
+    return discovery
+
+
+def run_once(
+    settings: Settings, *, now: datetime, tickers: Sequence[str] | None = None
+) -> Discovery:
+    """The daily job (discovery stage): the watchlist's filings of the look-back window."""
+    today = now.astimezone(EASTERN).date()
+    window = Window(
+        since=today - timedelta(days=settings.run.lookback_days),
+        until=today,
+        forms=settings.watchlist.forms,
+    )
+    entries = select_entries(settings, tickers)
+    with EdgarClient(settings.edgar) as client:
+        discovery = discover_filings(client, entries, window)
+    logger.info(
+        "run as of %s: %d filing(s) from %s to %s; %d company(ies) unavailable, %d failed",
+        today,
+        len(discovery.filings),
+        window.since,
+        window.until,
+        len(discovery.unavailable),
+        len(discovery.failed),
+    )
+    return discovery
+
+
+def _resolve_companies(
+    client: EdgarClient, entries: Sequence[WatchlistEntry], discovery: Discovery
+) -> list[Company]:
+    ticker_map = {}
+    if any(entry.cik is None for entry in entries):
+        try:
+            ticker_map = load_ticker_map(client)
+        except FetchError as exc:
+            logger.error("cannot map tickers to CIKs: %s", exc)
+            discovery.failed += [f"{e.ticker}: {exc}" for e in entries if e.cik is None]
+            entries = [e for e in entries if e.cik is not None]
+    companies = []
+    for entry in entries:
+        try:
+            companies.append(resolve_company(entry, ticker_map))
+        except UnknownTickerError as exc:
+            logger.error("%s", exc)
+            discovery.unknown.append(entry.ticker)
+    return companies
