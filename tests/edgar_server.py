@@ -4,7 +4,8 @@ URLs are `http://127.0.0.1:PORT/{host}/{path}`, so the monitor's base URLs becom
 `.../www.sec.gov` and `.../data.sec.gov`. Faults are queued with `inject()` and hit
 the next matching requests: 429/503 with Retry-After, SEC's 403 rate-threshold page,
 plain 403 or 500, stalls (no answer for delay_s), dropped connections, truncated
-bodies, invalid JSON. It also answers absolute-form (proxy) requests. Every request is logged (monotonic time, path, headers, status) for server-side checks.
+bodies, invalid JSON. It also answers absolute-form (proxy) requests. Every request
+is logged (monotonic time, path, headers, status) for server-side checks.
 """
 
 from __future__ import annotations

@@ -1,0 +1,197 @@
+"""The CLI as a user runs it: a subprocess, real settings, the mirror or the loopback server."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, TEST_USER_AGENT
+from tests.edgar_server import EdgarTestServer
+
+
+def run_monitor(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        env={**base, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def nvidia_rows_since(mirror: Path, since: str) -> dict[str, dict[str, str]]:
+    recent = json.loads((mirror / "data.sec.gov/submissions/CIK0001045810.json").read_text())[
+        "filings"
+    ]["recent"]
+    forms = {"10-K", "10-Q", "8-K", "20-F", "6-K"}
+    forms |= {f + "/A" for f in forms}
+    return {
+        a: {k: recent[k][i] for k in recent}
+        for i, a in enumerate(recent["accessionNumber"])
+        if recent["form"][i] in forms and recent["filingDate"][i] >= since
+    }
+
+
+def test_filings_json_from_the_mirror(mirror: Path) -> None:
+    result = run_monitor(
+        "filings", "NVDA", "--since", "2025-01-01", "--json", "--mirror", str(mirror)
+    )
+    assert result.returncode == 0, result.stderr
+    records = json.loads(result.stdout)
+    expected = nvidia_rows_since(mirror, "2025-01-01")
+    assert {r["accession"] for r in records} == set(expected)
+    assert [r["accepted"] for r in records] == sorted(
+        (r["accepted"] for r in records), reverse=True
+    )
+    for record in records:
+        row = expected[record["accession"]]
+        assert set(record) == {
+            "cik",
+            "ticker",
+            "company",
+            "form",
+            "filed",
+            "accepted",
+            "period",
+            "accession",
+            "url",
+            "items",
+        }
+        assert (record["cik"], record["ticker"], record["company"]) == (
+            1045810,
+            "NVDA",
+            "NVIDIA CORP",
+        )
+        assert record["url"] == (
+            "https://www.sec.gov/Archives/edgar/data/1045810/"
+            f"{record['accession'].replace('-', '')}/{row['primaryDocument']}"
+        )
+        assert record["filed"] == row["filingDate"] and record["form"] == row["form"]
+    mirrored = [r for r in records if (mirror / r["url"].removeprefix("https://")).exists()]
+    assert mirrored, "the mirror holds some of these documents at exactly these URLs"
+
+
+def test_loopback_server_gives_the_same_canonical_output(
+    mirror: Path, edgar_server: EdgarTestServer, tmp_path: Path
+) -> None:
+    env = {
+        "MONITOR_EDGAR_WWW_URL": edgar_server.www_url,
+        "MONITOR_EDGAR_DATA_URL": edgar_server.data_url,
+        "MONITOR_EDGAR_USER_AGENT": TEST_USER_AGENT,
+        "MONITOR_EDGAR_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    over_http = run_monitor("filings", "NVDA", "TSLA", "--since", "2025-01-01", "--json", env=env)
+    from_mirror = run_monitor(
+        "filings", "NVDA", "TSLA", "--since", "2025-01-01", "--json", "--mirror", str(mirror)
+    )
+    assert over_http.returncode == 0, over_http.stderr
+    assert json.loads(over_http.stdout) == json.loads(from_mirror.stdout)
+    assert {r.headers["user-agent"] for r in edgar_server.requests} == {TEST_USER_AGENT}
+
+
+def test_filings_csv_table_and_out_file(mirror: Path, tmp_path: Path) -> None:
+    args = ("filings", "AAPL", "--since", "2025-01-01", "--forms", "10-K", "--mirror", str(mirror))
+    as_csv = run_monitor(*args, "--csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert list(rows[0]) == [
+        "ticker",
+        "form",
+        "filed",
+        "accepted",
+        "period",
+        "accession",
+        "items",
+        "url",
+    ]
+    assert {r["form"] for r in rows} == {"10-K"}
+    table = run_monitor(*args)
+    assert table.stdout.splitlines()[0].split()[:3] == ["TICKER", "FORM", "FILED"]
+    assert len(table.stdout.splitlines()) == len(rows) + 1
+    out = tmp_path / "aapl.json"
+    written = run_monitor(*args, "--json", "--out", str(out))
+    assert written.stdout == "" and len(json.loads(out.read_text())) == len(rows)
+
+
+def test_unknown_ticker_is_named_and_the_others_listed(mirror: Path) -> None:
+    result = run_monitor(
+        "filings", "NVDA", "NOPE1", "--since", "2026-01-01", "--json", "--mirror", str(mirror)
+    )
+    assert result.returncode == 2
+    assert "unknown ticker 'NOPE1'" in result.stderr
+    assert {r["ticker"] for r in json.loads(result.stdout)} == {"NVDA"}
+
+
+def test_company_the_mirror_lacks_is_a_warning_not_a_failure(mirror: Path) -> None:
+    result = run_monitor(
+        "filings", "SNPS", "NVDA", "--since", "2026-01-01", "--mirror", str(mirror)
+    )
+    assert result.returncode == 0
+    assert "SNPS (CIK 0000883241): no filing history at the source" in result.stderr
+    assert "NVDA" in result.stdout
+
+
+def test_bad_configuration_exits_2_with_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[edgar]\nrate_per_s = 25\n")
+    result = run_monitor("filings", "NVDA", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert f"{config}: [edgar] rate_per_s: must be more than 0 and at most 10" in result.stderr
+
+
+def test_live_mode_without_user_agent_refuses_to_start(edgar_server: EdgarTestServer) -> None:
+    env = {
+        "MONITOR_EDGAR_WWW_URL": edgar_server.www_url,
+        "MONITOR_EDGAR_DATA_URL": edgar_server.data_url,
+    }
+    result = run_monitor("filings", "NVDA", env=env)
+    assert result.returncode == 2
+    assert "[edgar] user_agent (MONITOR_EDGAR_USER_AGENT) must name the operator" in result.stderr
+    assert edgar_server.requests == []
+
+
+def test_bad_date_is_a_usage_error() -> None:
+    result = run_monitor("filings", "NVDA", "--since", "2025-13-01")
+    assert result.returncode == 2
+    assert "not an ISO date" in result.stderr
+
+
+def test_run_lists_the_watchlist_window_and_warns_for_missing_companies(mirror: Path) -> None:
+    result = run_monitor(
+        "run",
+        "--as-of",
+        "2026-03-06",
+        "--json",
+        env={"MONITOR_EDGAR_MIRROR": str(mirror), "MONITOR_RUN_LOOKBACK_DAYS": "30"},
+    )
+    assert result.returncode == 0, result.stderr
+    records = json.loads(result.stdout)
+    assert all("2026-02-04" <= r["filed"] <= "2026-03-06" for r in records)
+    assert {"NVDA", "AAPL"} <= {r["ticker"] for r in records}
+    assert any(r["form"] == "10-K" and r["ticker"] == "NVDA" for r in records)
+    for ticker in ("QCOM", "SNPS", "INTC", "FDX"):
+        assert f"{ticker} (CIK " in result.stderr
+
+
+def test_console_script_and_module_agree() -> None:
+    script = Path(sys.executable).parent / "monitor"
+    assert script.exists()
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == run_monitor("--version").stdout.strip() == "monitor 0.1.0"
+
+
+@pytest.mark.parametrize("command", ["filings", "run"])
+def test_help_lists_the_format_flags(command: str) -> None:
+    result = run_monitor(command, "--help")
+    assert "--json" in result.stdout and "--csv" in result.stdout and "--out" in result.stdout
