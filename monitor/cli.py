@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -14,6 +15,7 @@ from monitor import __version__, pipeline
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch.client import EdgarClient
 from monitor.models import EASTERN
+from monitor.report.scan import SECTION_COLUMNS, document_record, render_sections, section_records
 from monitor.report.tables import render_records, write_output
 from monitor.settings import Settings, load_settings
 
@@ -69,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format_flags(filings)
     filings.set_defaults(handler=_cmd_filings)
 
+    scan = commands.add_parser(
+        "scan", parents=[common], help="parse one filing document: its text and sections"
+    )
+    scan.add_argument("file", type=Path, metavar="FILE", help="primary document or full .txt")
+    shown = scan.add_mutually_exclusive_group()
+    shown.add_argument("--text", action="store_true", help="the normalised text offsets refer to")
+    shown.add_argument("--sections", action="store_true", help="the sections (the default)")
+    _add_format_flags(scan)
+    scan.set_defaults(handler=_cmd_scan)
+
     run = commands.add_parser(
         "run", parents=[common], help="the daily job: the watchlist's new filings"
     )
@@ -97,6 +109,25 @@ def _cmd_filings(args: argparse.Namespace, settings: Settings) -> int:
         discovery = pipeline.discover_filings(client, entries, window)
     _print_filings(discovery, args)
     return discovery.exit_status
+
+
+def _cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
+    document = pipeline.scan_file(args.file)
+    if args.text:
+        write_output(document.text + "\n", args.out)
+    elif args.fmt == "json":
+        write_output(
+            json.dumps(document_record(document), indent=2, ensure_ascii=False) + "\n", args.out
+        )
+    elif args.fmt == "csv":
+        rows = [{k: v for k, v in s.items() if k != "text"} for s in section_records(document)]
+        columns = [c for c in SECTION_COLUMNS if c != "text"]
+        write_output(render_records(rows, columns=columns, fmt="csv"), args.out)
+    else:
+        write_output(render_sections(document), args.out)
+    for problem in document.problems:
+        logger.warning("%s: %s", args.file, problem)
+    return pipeline.EXIT_OK
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:

@@ -61,3 +61,70 @@ class Filing:
 def archive_url(cik: int, accession: str, document: str) -> str:
     """Canonical URL of a file inside a filing's archive folder."""
     return f"{SEC_WWW}/Archives/edgar/data/{cik}/{accession.replace('-', '')}/{document}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Paragraph:
+    """One block of the document text: prose (a paragraph, heading or list item) or a table."""
+
+    index: int
+    start: int  # offsets into Document.text
+    end: int
+    kind: str  # "text" or "table"
+    text: str
+    linked: bool = False  # holds an in-document link (tables of contents are made of these)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Section:
+    """A part of the filing found by its heading, with how sure we are of it."""
+
+    part: str | None  # "I" / "II" for a 10-Q, else None
+    item: str  # "1A", "7", "2.02", "3.D", "EX-99.1"
+    title: str
+    start: int
+    end: int
+    confidence: float  # 0..1
+    method: str  # how it was found: "heading+toc-link", "heading", "toc-link", ...
+    reason: str = ""  # why confidence is low, when it is
+
+    @property
+    def label(self) -> str:
+        """The readable name used in outputs: `Item 1A`, `Part II Item 1A`, `Item 8.01`."""
+        if self.item.startswith("EX-"):
+            return f"Exhibit {self.item[3:]}"
+        return f"Part {self.part} Item {self.item}" if self.part else f"Item {self.item}"
+
+    @property
+    def chars(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Document:
+    """A filing's primary document as every later stage reads it."""
+
+    text: str
+    paragraphs: tuple[Paragraph, ...]
+    sections: tuple[Section, ...] = ()
+    form: str | None = None
+    cik: int | None = None
+    company: str | None = None
+    period: date | None = None
+    fiscal_year: int | None = None
+    url: str | None = None
+    problems: tuple[str, ...] = ()  # e.g. "no Item 1A (risk factors) found"
+
+    def section(self, item: str, part: str | None = None) -> Section | None:
+        for section in self.sections:
+            if section.item == item and (part is None or section.part == part):
+                return section
+        return None
+
+    def section_text(self, section: Section) -> str:
+        return self.text[section.start : section.end]
+
+    def section_at(self, offset: int) -> Section | None:
+        """The innermost section holding `offset` (3.D rather than 3)."""
+        holding = [s for s in self.sections if s.start <= offset < s.end]
+        return min(holding, key=lambda s: s.chars) if holding else None

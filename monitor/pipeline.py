@@ -10,11 +10,19 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
-from monitor.errors import FetchError, NotFoundError, ThrottledError, UnknownTickerError
+from monitor.errors import (
+    ConfigError,
+    FetchError,
+    NotFoundError,
+    ThrottledError,
+    UnknownTickerError,
+)
 from monitor.fetch.client import EdgarClient
 from monitor.fetch.filings import list_filings, load_ticker_map, newest_first, resolve_company
-from monitor.models import EASTERN, Company, Filing
+from monitor.models import EASTERN, Company, Document, Filing
+from monitor.parse.document import parse_document
 from monitor.settings import Settings
 from monitor.watchlist import WatchlistEntry, load_watchlist
 
@@ -136,3 +144,21 @@ def _resolve_companies(
             logger.error("%s", exc)
             discovery.unknown.append(entry.ticker)
     return companies
+
+
+def scan_file(path: Path) -> Document:
+    """Parse one document from disk (a primary document or a full-submission .txt)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the file ({exc.strerror})") from None
+    return parse_document(data, url=canonical_url_of(path), source=str(path))
+
+
+def canonical_url_of(path: Path) -> str | None:
+    """The sec.gov URL of a file inside a `{host}/{path}` mirror, if it is in one."""
+    parts = path.resolve().parts
+    for host in ("www.sec.gov", "data.sec.gov"):
+        if host in parts:
+            return f"https://{host}/" + "/".join(parts[parts.index(host) + 1 :])
+    return None

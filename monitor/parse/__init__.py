@@ -1,0 +1,1 @@
+"""Filing bytes → Document: normalised text, paragraphs and sections. Pure functions."""
