@@ -16,7 +16,7 @@ TEST_USER_AGENT = "Filing Risk Monitor tests tests@example.com"
 @pytest.fixture(scope="session")
 def mirror() -> Path:
     """The shared EDGAR mirror, read in place ($MONITOR_EDGAR_MIRROR or ../shared/edgar)."""
-    path = Path(os.environ.get("MONITOR_EDGAR_MIRROR") or REPO.parent / "shared" / "edgar")
+    path = mirror_path()
     if not (path / "data.sec.gov").is_dir():
         message = f"EDGAR mirror not found at {path}: set MONITOR_EDGAR_MIRROR"
         if os.environ.get("CI") == "true":
@@ -42,3 +42,18 @@ def edgar_settings(edgar_server: EdgarTestServer, tmp_path: Path) -> EdgarSettin
         max_retry_wait_s=10.0,
         cache_dir=tmp_path / "cache",
     )
+
+
+def mirror_path() -> Path:
+    return Path(os.environ.get("MONITOR_EDGAR_MIRROR") or REPO.parent / "shared" / "edgar")
+
+
+def manifest_rows(forms: set[str]) -> list[dict[str, str]]:
+    """The mirror's MANIFEST.csv rows of these forms (empty when there is no mirror)."""
+    import csv
+
+    manifest = mirror_path() / "MANIFEST.csv"
+    if not manifest.exists():
+        return []
+    with manifest.open(newline="") as fh:
+        return [row for row in csv.DictReader(fh) if row["form"] in forms]

@@ -195,3 +195,57 @@ def test_console_script_and_module_agree() -> None:
 def test_help_lists_the_format_flags(command: str) -> None:
     result = run_monitor(command, "--help")
     assert "--json" in result.stdout and "--csv" in result.stdout and "--out" in result.stdout
+
+
+NVDA_10Q = "www.sec.gov/Archives/edgar/data/1045810/000104581025000116/nvda-20250427.htm"
+
+
+def test_scan_sections_json_offsets_point_into_the_text(mirror: Path) -> None:
+    path = str(mirror / NVDA_10Q)
+    text = run_monitor("scan", path, "--text")
+    as_json = run_monitor("scan", path, "--sections", "--json")
+    assert text.returncode == as_json.returncode == 0, as_json.stderr
+    document_text = text.stdout[:-1]  # --text ends with one newline
+    scanned = json.loads(as_json.stdout)
+    assert {k: scanned["document"][k] for k in ("form", "cik", "period", "fiscal_year", "url")} == {
+        "form": "10-Q",
+        "cik": 1045810,
+        "period": "2025-04-27",
+        "fiscal_year": 2026,
+        "url": "https://" + NVDA_10Q,
+    }
+    sections = scanned["sections"]
+    assert [(s["part"], s["item"]) for s in sections] == [
+        ("I", "1"), ("I", "2"), ("I", "3"), ("I", "4"),
+        ("II", "1"), ("II", "1A"), ("II", "2"), ("II", "5"), ("II", "6"),
+    ]  # fmt: skip
+    for section in sections:
+        assert set(section) >= {"part", "item", "title", "start", "end", "confidence", "text"}
+        assert document_text[section["start"] : section["end"]] == section["text"]
+    risk = next(s for s in sections if s["item"] == "1A")
+    assert risk["title"] == "Risk Factors" and risk["confidence"] == 1.0
+    assert scanned["findings"] == [] and scanned["facts"] == {}
+
+
+def test_scan_readable_sections_and_problems(mirror: Path) -> None:
+    tesla_amendment = (
+        mirror / "www.sec.gov/Archives/edgar/data/1318605/000110465925042659/tm252787d2_10ka.htm"
+    )
+    result = run_monitor("scan", str(tesla_amendment))
+    assert result.returncode == 0
+    assert result.stdout.startswith("10-K/A  Tesla, Inc.  CIK 1318605  period 2024-12-31")
+    assert "Item 10 " in result.stdout and "starts: ITEM 10." in result.stdout
+    assert "problem: no Item 1A (Risk Factors) section found" in result.stdout
+    assert "no Item 1A (Risk Factors) section found" in result.stderr
+
+
+def test_scan_errors_name_the_file(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.htm"
+    junk.write_bytes(bytes(range(256)) * 16)
+    result = run_monitor("scan", str(junk))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"monitor: error: {junk}: not a text document (")
+    assert result.stderr.count("\n") == 1
+    missing = run_monitor("scan", str(tmp_path / "absent.htm"))
+    assert missing.returncode == 2
+    assert "absent.htm: cannot read the file" in missing.stderr

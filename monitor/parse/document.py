@@ -30,8 +30,7 @@ from monitor.parse.submission import (
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 PARAGRAPH_SEPARATOR = "\n\n"
 BULLETS = "•●◦▪■·\uf0b7\uf0a7"
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _PAGE_NUMBER = re.compile(
     r"^(?:page\s+)?[-–—]?\s*(?:\d{1,3}|[ivxlc]{1,7}|[A-Z]-\d{1,3})\s*[-–—]?(?:\s+of\s+\d+)?$", re.I
 )
@@ -126,7 +125,8 @@ class _Body:
 
 
 def _read_body(data: bytes) -> _Body:
-    if _HTML_START.match(data) or re.search(rb"<(?:html|body|div|p|table)\b", data[:4096], re.I):
+    head = data[:4096]
+    if _HTML_START.match(head) or re.search(rb"<(?:html|body|div|p|table)\b", head, re.I):
         content = parse_html(data)
         cover = " ".join(b.text for b in content.blocks[:80])
         identity = _merge(_dei_identity(content.facts), _text_identity(cover[:5000]))
@@ -188,8 +188,10 @@ def _clean(blocks: list[RawBlock]) -> list[RawBlock]:
 
 
 def _normalise(block: RawBlock) -> RawBlock:
-    text = unicodedata.normalize("NFC", block.text).translate(_INVISIBLE)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    text = block.text
+    if not text.isascii():
+        text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+    lines = [" ".join(line.split()) for line in text.split("\n")]  # all Unicode spaces
     lines = [line for line in lines if line]
     joiner = "\n" if block.kind == "table" or any(line[0] in BULLETS for line in lines[1:]) else " "
     return RawBlock(block.kind, joiner.join(lines), block.linked, block.anchors)

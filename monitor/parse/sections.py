@@ -23,8 +23,10 @@ MAX_HEADING_CHARS = 300
 DOUBTFUL = 0.7
 
 _ITEM = re.compile(
-    r"^(?:PART\s+(?P<part>IV|I{1,3})\b\s*[,.:;—–-]?\s*)?ITEMS?\s*(?P<item>\d{1,2}(?:\.\d{2})?[A-D]?)\b"
-    r"(?:\s*(?:and|&|,|through|to|-|–)\s*(?P<item2>\d{1,2}[A-D]?)\b)?\s*[.:—–-]?\s*(?P<title>.*)$",
+    r"^(?:PART\s+(?P<part>IV|I{1,3})\b\s*[,.:;—–-]?\s*)?"
+    r"ITEMS?\s*(?P<item>\d{1,2}(?:\.\d{2})?[A-D]?)\b"
+    r"(?:\s*(?:and|&|,|through|to|-|–)\s*(?P<item2>\d{1,2}[A-D]?)\b)?"
+    r"\s*[.:—–-]?\s*(?P<title>.*)$",
     re.I | re.S,
 )
 _PART = re.compile(
@@ -53,14 +55,11 @@ TENQ = (
     ("II", "2", "Unregistered Sales"), ("II", "3", "Defaults"), ("II", "4", "Mine Safety"),
     ("II", "5", "Other Information"), ("II", "6", "Exhibits"),
 )  # fmt: skip
-TWENTYF = (
-    *(
-        (str(n) + letter, "")
-        for n in range(1, 20)
-        for letter in ("", *(("A",) if n == 4 else ()), *("ABCDEFGHIJK" if n == 16 else ()))
-    ),
-    ("3.D", "Risk Factors"),
-)
+TWENTYF = tuple(
+    (str(n) + letter, "")
+    for n in range(1, 20)
+    for letter in ("", *(("A",) if n == 4 else ()), *("ABCDEFGHIJK" if n == 16 else ()))
+)  # Item 3.D (Risk Factors) is a sub-heading inside Item 3, found on its own
 RISK_ITEM = {"10-K": (None, "1A"), "10-Q": ("II", "1A"), "20-F": (None, "3.D")}
 
 
