@@ -15,7 +15,15 @@ from monitor import __version__, pipeline
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch.client import EdgarClient
 from monitor.models import EASTERN
-from monitor.report.scan import SECTION_COLUMNS, document_record, render_sections, section_records
+from monitor.report.scan import (
+    FINDING_COLUMNS,
+    SECTION_COLUMNS,
+    document_record,
+    finding_records,
+    render_report,
+    render_sections,
+    section_records,
+)
 from monitor.report.tables import render_records, write_output
 from monitor.settings import Settings, load_settings
 
@@ -77,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("file", type=Path, metavar="FILE", help="primary document or full .txt")
     shown = scan.add_mutually_exclusive_group()
     shown.add_argument("--text", action="store_true", help="the normalised text offsets refer to")
-    shown.add_argument("--sections", action="store_true", help="the sections (the default)")
+    shown.add_argument("--sections", action="store_true", help="the sections only")
+    scan.add_argument("--lexicon", type=Path, help="detection rules (default: [lexicon] path)")
     _add_format_flags(scan)
     scan.set_defaults(handler=_cmd_scan)
 
@@ -112,19 +121,23 @@ def _cmd_filings(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
-    document = pipeline.scan_file(args.file)
+    lexicon_path = args.lexicon or settings.lexicon.path
+    document, risk = pipeline.scan_file(args.file, lexicon_path=lexicon_path)
     if args.text:
-        write_output(document.text + "\n", args.out)
+        text = document.text + "\n"
     elif args.fmt == "json":
-        write_output(
-            json.dumps(document_record(document), indent=2, ensure_ascii=False) + "\n", args.out
-        )
-    elif args.fmt == "csv":
+        text = json.dumps(document_record(document, risk), indent=2, ensure_ascii=False) + "\n"
+    elif args.fmt == "csv" and args.sections:
         rows = [{k: v for k, v in s.items() if k != "text"} for s in section_records(document)]
         columns = [c for c in SECTION_COLUMNS if c != "text"]
-        write_output(render_records(rows, columns=columns, fmt="csv"), args.out)
+        text = render_records(rows, columns=columns, fmt="csv")
+    elif args.fmt == "csv":
+        text = render_records(finding_records(risk), columns=FINDING_COLUMNS, fmt="csv")
+    elif args.sections:
+        text = render_sections(document)
     else:
-        write_output(render_sections(document), args.out)
+        text = render_report(document, risk, color=args.out is None and sys.stdout.isatty())
+    write_output(text, args.out)
     for problem in document.problems:
         logger.warning("%s: %s", args.file, problem)
     return pipeline.EXIT_OK

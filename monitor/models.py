@@ -128,3 +128,35 @@ class Document:
         """The innermost section holding `offset` (3.D rather than 3)."""
         holding = [s for s in self.sections if s.start <= offset < s.end]
         return min(holding, key=lambda s: s.chars) if holding else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """Evidence that a paragraph warns of one category of risk."""
+
+    id: str  # stable for the same category and paragraph text, whatever the filing
+    category: str
+    severity: int  # 1-5, 5 most severe
+    score: int  # 0-100
+    section: str | None  # readable label: "Item 1A", "Part II Item 1A", "Exhibit 99.1"
+    text: str  # the paragraph
+    sentence: str  # the triggering sentence(s)
+    terms: tuple[str, ...]
+    start: int  # paragraph offsets in Document.text
+    end: int
+    sentence_spans: tuple[tuple[int, int], ...] = ()  # offsets of the triggering sentences
+    term_spans: tuple[tuple[int, int], ...] = ()  # offsets of the matched terms
+    amounts: tuple[str, ...] = ()
+    dates: tuple[str, ...] = ()
+    trade_linked: bool = False  # inventory findings tied to export, China or trade context
+    lexicon_version: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskSummary:
+    """Per filing: the findings, counts by category and one risk score (0-100)."""
+
+    findings: tuple[Finding, ...]
+    counts: dict[str, int]
+    risk_score: int
+    lexicon_version: str

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from monitor.detect.export_risk import find_export_risk
+from monitor.detect.lexicon import load_lexicon
 from monitor.errors import (
     ConfigError,
     FetchError,
@@ -21,7 +23,7 @@ from monitor.errors import (
 )
 from monitor.fetch.client import EdgarClient
 from monitor.fetch.filings import list_filings, load_ticker_map, newest_first, resolve_company
-from monitor.models import EASTERN, Company, Document, Filing
+from monitor.models import EASTERN, Company, Document, Filing, RiskSummary
 from monitor.parse.document import parse_document
 from monitor.settings import Settings
 from monitor.watchlist import WatchlistEntry, load_watchlist
@@ -146,13 +148,16 @@ def _resolve_companies(
     return companies
 
 
-def scan_file(path: Path) -> Document:
-    """Parse one document from disk (a primary document or a full-submission .txt)."""
+def scan_file(path: Path, *, lexicon_path: Path) -> tuple[Document, RiskSummary]:
+    """Parse one document from disk (a primary document or a full-submission .txt)
+    and find its export-risk and inventory warnings."""
+    lexicon = load_lexicon(lexicon_path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the file ({exc.strerror})") from None
-    return parse_document(data, url=canonical_url_of(path), source=str(path))
+    document = parse_document(data, url=canonical_url_of(path), source=str(path))
+    return document, find_export_risk(document, lexicon)
 
 
 def canonical_url_of(path: Path) -> str | None:

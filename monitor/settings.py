@@ -50,6 +50,11 @@ class WatchlistSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LexiconSettings:
+    path: Path = Path("config/lexicon.toml")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoreSettings:
     path: Path = Path("data/monitor.db")
 
@@ -96,6 +101,7 @@ class EmailSettings:
 class Settings:
     edgar: EdgarSettings = EdgarSettings()
     watchlist: WatchlistSettings = WatchlistSettings()
+    lexicon: LexiconSettings = LexiconSettings()
     store: StoreSettings = StoreSettings()
     output: OutputSettings = OutputSettings()
     run: RunSettings = RunSettings()

@@ -1,17 +1,24 @@
-"""`monitor scan` output: the document's identity and sections, readable or as JSON."""
+"""`monitor scan` output: identity, sections and findings, readable or as JSON / CSV."""
 
 from __future__ import annotations
 
-from monitor.models import Document, Section
+from itertools import groupby
+
+from monitor.models import Document, Finding, RiskSummary, Section
 
 SECTION_COLUMNS = (
     "part", "item", "title", "start", "end", "chars", "confidence", "method", "reason", "text",
 )  # fmt: skip
+FINDING_COLUMNS = (
+    "id", "category", "severity", "score", "section", "sentence", "terms", "amounts", "dates",
+    "trade_linked", "start", "end",
+)  # fmt: skip
 EDGE_CHARS = 80
+BOLD, PLAIN = "\033[1;33m", "\033[0m"
 
 
-def document_record(document: Document) -> dict[str, object]:
-    """The `scan --json` shape of DESIGN.md (findings and facts arrive with later stages)."""
+def document_record(document: Document, risk: RiskSummary) -> dict[str, object]:
+    """The `scan --json` shape of DESIGN.md (`facts` arrive with the financial signals)."""
     return {
         "document": {
             "form": document.form,
@@ -25,9 +32,96 @@ def document_record(document: Document) -> dict[str, object]:
             "problems": list(document.problems),
         },
         "sections": section_records(document),
-        "findings": [],
+        "findings": finding_records(risk),
+        "risk": {
+            "score": risk.risk_score,
+            "counts": risk.counts,
+            "lexicon_version": risk.lexicon_version,
+        },
         "facts": {},
     }
+
+
+def finding_records(risk: RiskSummary) -> list[dict[str, object]]:
+    return [
+        {
+            "id": f.id,
+            "category": f.category,
+            "severity": f.severity,
+            "score": f.score,
+            "section": f.section,
+            "text": f.text,
+            "sentence": f.sentence,
+            "terms": list(f.terms),
+            "start": f.start,
+            "end": f.end,
+            "amounts": list(f.amounts),
+            "dates": list(f.dates),
+            "trade_linked": f.trade_linked,
+            "sentence_spans": [list(span) for span in f.sentence_spans],
+            "lexicon_version": f.lexicon_version,
+        }
+        for f in risk.findings
+    ]
+
+
+def render_report(document: Document, risk: RiskSummary, *, color: bool) -> str:
+    """Findings grouped by section, strongest first, the triggering words marked."""
+    counts = ", ".join(f"{c} {n}" for c, n in risk.counts.items() if n)
+    lines = [
+        _identity_line(document),
+        f"risk score {risk.risk_score}/100 from {len(risk.findings)} finding(s): "
+        f"{counts or 'none'} (lexicon {risk.lexicon_version})",
+    ]
+    lines += [f"problem: {problem}" for problem in document.problems]
+    ordered = sorted(risk.findings, key=lambda f: (f.start, f.category))
+    for section, group in groupby(ordered, key=lambda f: f.section):
+        lines += ["", f"== {section or 'outside any section'}"]
+        by_paragraph = groupby(group, key=lambda f: f.start)
+        for _, findings in by_paragraph:
+            found = list(findings)
+            head = found[0]
+            labels = ", ".join(
+                f"{f.category} (severity {f.severity}, score {f.score})" for f in found
+            )
+            lines.append(f"  [{labels}]")
+            lines.append("    " + _marked(document, head, color))
+            extras = [*head.amounts, *head.dates]
+            if extras:
+                lines.append("    figures: " + "; ".join(extras))
+    if not risk.findings:
+        lines += ["", "no findings"]
+    return "\n".join(lines) + "\n"
+
+
+def _marked(document: Document, finding: Finding, color: bool) -> str:
+    """The triggering sentence(s), each matched term wrapped in **…** (or bold on a terminal)."""
+    opening, closing = (BOLD, PLAIN) if color else ("**", "**")
+    pieces = []
+    for start, end in finding.sentence_spans:
+        cursor = start
+        out = []
+        for term_start, term_end in sorted(finding.term_spans):
+            if term_start < cursor or term_end > end:
+                continue
+            out += [
+                document.text[cursor:term_start],
+                opening,
+                document.text[term_start:term_end],
+                closing,
+            ]
+            cursor = term_end
+        out.append(document.text[cursor:end])
+        pieces.append("".join(out))
+    return " … ".join(pieces)
+
+
+def _identity_line(document: Document) -> str:
+    period = document.period.isoformat() if document.period else "?"
+    return (
+        f"{document.form or '?'}  {document.company or '?'}  CIK {document.cik or '?'}  "
+        f"period {period}  {len(document.text):,} chars in {len(document.paragraphs):,} paragraphs"
+    )
 
 
 def section_records(document: Document) -> list[dict[str, object]]:
@@ -50,12 +144,7 @@ def _section_record(document: Document, section: Section) -> dict[str, object]:
 
 
 def render_sections(document: Document) -> str:
-    period = document.period.isoformat() if document.period else "?"
-    lines = [
-        f"{document.form or '?'}  {document.company or '?'}  CIK {document.cik or '?'}  "
-        f"period {period}  {len(document.text):,} chars in {len(document.paragraphs):,} paragraphs",
-        "",
-    ]
+    lines = [_identity_line(document), ""]
     for section in document.sections:
         text = " ".join(document.section_text(section).split())
         lines.append(

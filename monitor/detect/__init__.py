@@ -1,0 +1,1 @@
+"""Detection: findings from a Document (pure functions)."""
