@@ -224,7 +224,14 @@ def test_scan_sections_json_offsets_point_into_the_text(mirror: Path) -> None:
         assert document_text[section["start"] : section["end"]] == section["text"]
     risk = next(s for s in sections if s["item"] == "1A")
     assert risk["title"] == "Risk Factors" and risk["confidence"] == 1.0
-    assert scanned["findings"] == [] and scanned["facts"] == {}
+    keys = {"id", "category", "severity", "score", "section", "text", "sentence", "terms"}
+    keys |= {"start", "end", "amounts", "dates"}
+    assert scanned["findings"] and scanned["facts"] == {}
+    for finding in scanned["findings"]:
+        assert set(finding) >= keys
+        assert document_text[finding["start"] : finding["end"]] == finding["text"]
+        assert 1 <= finding["severity"] <= 5 and 0 <= finding["score"] <= 100
+    assert scanned["risk"]["counts"]["export_control"] >= 10
 
 
 def test_scan_readable_sections_and_problems(mirror: Path) -> None:
@@ -234,7 +241,9 @@ def test_scan_readable_sections_and_problems(mirror: Path) -> None:
     result = run_monitor("scan", str(tesla_amendment))
     assert result.returncode == 0
     assert result.stdout.startswith("10-K/A  Tesla, Inc.  CIK 1318605  period 2024-12-31")
-    assert "Item 10 " in result.stdout and "starts: ITEM 10." in result.stdout
+    assert "risk score" in result.stdout
+    sections = run_monitor("scan", str(tesla_amendment), "--sections").stdout
+    assert "Item 10 " in sections and "starts: ITEM 10." in sections
     assert "problem: no Item 1A (Risk Factors) section found" in result.stdout
     assert "no Item 1A (Risk Factors) section found" in result.stderr
 
