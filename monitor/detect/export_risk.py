@@ -16,6 +16,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from monitor.detect.lexicon import CATEGORIES, Lexicon, Match, Rule
 from monitor.models import Document, Finding, Paragraph, RiskSummary, Section
@@ -98,33 +99,49 @@ def paragraph_findings(
     for match in matches:
         for name in match.lists:
             by_list[name].append(match)
-    vetoed = _vetoed_categories(text, lexicon)
     sentences = _sentences(text)
-    words = _Words(text)
+    starts = [start for start, _ in sentences]
+    in_sentence: list[dict[str, list[Match]]] = [defaultdict(list) for _ in sentences]
+    for match in matches:
+        lists = in_sentence[bisect.bisect_right(starts, match.start) - 1]
+        for name in match.lists:
+            lists[name].append(match)
+    context = _Context(by_list.get(CUE_LIST, []), _Words(text), lexicon.window_words)
     fired: dict[str, list[tuple[tuple[int, int], list[Match]]]] = defaultdict(list)
     for rule in lexicon.rules:
-        if rule.category in vetoed:
-            continue
-        for sentence, evidence in _rule_hits(rule, by_list, sentences, words, lexicon):
+        for sentence, evidence in _rule_hits(rule, in_sentence, sentences, context):
             fired[rule.category].append((sentence, evidence))
+    vetoed = _vetoed_categories(text, set(fired), lexicon) if fired else set()
     return [
         _finding(category, hits, paragraph, section, by_list, lexicon)
         for category, hits in fired.items()
+        if category not in vetoed
     ]
 
 
-def _vetoed_categories(text: str, lexicon: Lexicon) -> set[str]:
-    """Categories an exclusion rules out for this paragraph (legends, lists, policy)."""
+def _vetoed_categories(text: str, fired: set[str], lexicon: Lexicon) -> set[str]:
+    """Categories an exclusion rules out for this paragraph (legends, lists, policy).
+
+    Only exclusions that could veto a category that fired are tried.
+    """
     vetoed: set[str] = set()
+    patterns = lexicon.list_patterns
     for exclusion in lexicon.exclusions:
+        if not fired.intersection(exclusion.categories) or fired <= vetoed:
+            continue
         if exclusion.max_chars is not None and len(text) > exclusion.max_chars:
             continue
-        patterns = lexicon.list_patterns
         if all(
-            len(patterns[name].findall(text)) >= exclusion.min_matches for name in exclusion.lists
+            _count_at_least(patterns[name], text, exclusion.min_matches) for name in exclusion.lists
         ) and not any(patterns[name].search(text) for name in exclusion.unless):
             vetoed.update(exclusion.categories)
     return vetoed
+
+
+def _count_at_least(pattern: re.Pattern[str], text: str, count: int) -> bool:
+    if count <= 1:
+        return pattern.search(text) is not None
+    return sum(1 for _ in zip(range(count), pattern.finditer(text), strict=False)) >= count
 
 
 class _Words:
@@ -155,23 +172,18 @@ def _sentences(text: str) -> list[tuple[int, int]]:
 
 def _rule_hits(
     rule: Rule,
-    by_list: dict[str, list[Match]],
+    in_sentence: list[dict[str, list[Match]]],
     sentences: list[tuple[int, int]],
-    words: _Words,
-    lexicon: Lexicon,
+    context: _Context,
 ) -> list[tuple[tuple[int, int], list[Match]]]:
     """(sentence, evidence) for each sentence where the rule holds."""
     hits = []
-    for sentence in sentences:
-        inside = [
-            [m for m in by_list.get(name, ()) if sentence[0] <= m.start < sentence[1]]
-            for name in rule.lists
-        ]
-        if not all(inside):
+    for sentence, lists in zip(sentences, in_sentence, strict=True):
+        if not all(name in lists for name in rule.lists):
             continue
-        evidence = [group[0] for group in inside]
+        evidence = [lists[name][0] for name in rule.lists]
         if rule.cue:
-            cue = _nearest_cue(evidence, by_list.get(CUE_LIST, []), sentence, words, lexicon)
+            cue = _nearest_cue(evidence, lists.get(CUE_LIST, []), context)
             if cue is None:
                 continue
             evidence.append(cue)
@@ -179,27 +191,30 @@ def _rule_hits(
     return hits
 
 
+@dataclass
+class _Context:
+    """What a paragraph's rules share: all cues, word numbers, the window."""
+
+    cues: list[Match]
+    words: _Words
+    window_words: int
+
+
 def _nearest_cue(
-    evidence: list[Match],
-    cues: list[Match],
-    sentence: tuple[int, int],
-    words: _Words,
-    lexicon: Lexicon,
+    evidence: list[Match], sentence_cues: list[Match], context: _Context
 ) -> Match | None:
     """A cue that is not itself a topic span: in the sentence, or within the word window."""
     taken = {(m.start, m.end) for m in evidence}
-    inside = [
-        c for c in cues if sentence[0] <= c.start < sentence[1] and (c.start, c.end) not in taken
-    ]
-    if inside:
-        return inside[0]
-    anchor = words.index(evidence[0].start)
+    for cue in sentence_cues:
+        if (cue.start, cue.end) not in taken:
+            return cue
+    anchor = context.words.index(evidence[0].start)
     best: tuple[int, Match] | None = None
-    for cue in cues:
+    for cue in context.cues:
         if (cue.start, cue.end) in taken:
             continue
-        distance = abs(words.index(cue.start) - anchor)
-        if distance <= lexicon.window_words and (best is None or distance < best[0]):
+        distance = abs(context.words.index(cue.start) - anchor)
+        if distance <= context.window_words and (best is None or distance < best[0]):
             best = (distance, cue)
     return best[1] if best else None
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import ahocorasick
 
-from monitor.detect.patterns import bounded, combine, literal_prefixes
+from monitor.detect.patterns import combine, literal_prefixes
 from monitor.errors import ConfigError
 
 CATEGORIES = (
@@ -203,7 +203,7 @@ def _compile(where: str, name: str, patterns: list[str]) -> re.Pattern[str]:
             raise ConfigError(
                 f"{where}: [terms] {name} #{number} {pattern!r}: invalid pattern ({exc})"
             ) from None
-    return re.compile("|".join(bounded(p) for p in patterns), re.I)
+    return combine(patterns)
 
 
 def _check_lists(where: str, label: str, lists: object, terms: dict[str, list[str]]) -> None:

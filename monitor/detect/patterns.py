@@ -133,6 +133,8 @@ def literal_prefixes(pattern: str) -> set[str] | None:
 
 
 def _prefixes(items: list[Any], heads: set[str]) -> set[str] | None:
+    """Grow `heads` by the literal text `items` must match, expanding alternatives and
+    optional parts (each followed by the rest), until something is not a literal."""
     for index, (op, argument) in enumerate(items):
         if op is sre.LITERAL:
             heads = {h + chr(argument).lower() for h in heads}
@@ -143,29 +145,24 @@ def _prefixes(items: list[Any], heads: set[str]) -> set[str] | None:
             heads = {h + c for h in heads for c in chars}
         elif op in (sre.SUBPATTERN, sre.BRANCH, sre.MAX_REPEAT, sre.MIN_REPEAT):
             if op is sre.SUBPATTERN:
-                bodies, optional = [argument[-1]], argument[-1].getwidth()[0] == 0
+                alternatives = [list(argument[-1])]
             elif op is sre.BRANCH:
-                bodies, optional = argument[1], False
+                alternatives = [list(branch) for branch in argument[1]]
             else:
                 low, high, body = argument
                 if high != 1:
                     return heads  # a real repeat: the heads so far are sound
-                bodies, optional = [body], low == 0
+                alternatives = [list(body)] + ([[]] if low == 0 else [])
+            rest = list(items[index + 1 :])
             grown: set[str] = set()
-            for body in bodies:
-                inner = _prefixes(list(body), heads)
+            for alternative in alternatives:
+                inner = _prefixes(alternative + rest, heads)
                 if inner is None:
                     return None
                 grown |= inner
-            if optional:
-                rest = _prefixes(items[index + 1 :], heads)
-                return None if rest is None else grown | rest
-            if len(grown) > MAX_PREFIXES:
-                return heads
-            widths = {b.getwidth() for b in bodies}
-            if len(widths) > 1 or any(low != high for low, high in widths):
-                return grown  # what follows may start at different places
-            heads = grown
+                if len(grown) > MAX_PREFIXES:
+                    return heads
+            return grown
         elif op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
             continue
         else:
