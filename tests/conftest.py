@@ -11,6 +11,10 @@ from tests.edgar_server import EdgarTestServer, serve
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_USER_AGENT = "Filing Risk Monitor tests tests@example.com"
+# `filings --json`, as DESIGN.md promises it to users' scripts (order included)
+FILING_JSON_KEYS = (
+    "cik", "ticker", "company", "form", "filed", "accepted", "period", "accession", "url", "items",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="session")

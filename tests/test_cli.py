@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, TEST_USER_AGENT
+from tests.conftest import FILING_JSON_KEYS, REPO, TEST_USER_AGENT
 from tests.edgar_server import EdgarTestServer
 
 
@@ -56,18 +56,7 @@ def test_filings_json_from_the_mirror(mirror: Path) -> None:
     )
     for record in records:
         row = expected[record["accession"]]
-        assert set(record) == {
-            "cik",
-            "ticker",
-            "company",
-            "form",
-            "filed",
-            "accepted",
-            "period",
-            "accession",
-            "url",
-            "items",
-        }
+        assert tuple(record) == FILING_JSON_KEYS
         assert (record["cik"], record["ticker"], record["company"]) == (
             1045810,
             "NVDA",

@@ -18,6 +18,7 @@ from monitor.fetch.filings import list_filings, load_ticker_map, resolve_company
 from monitor.models import Company, Filing
 from monitor.settings import EdgarSettings
 from monitor.watchlist import WatchlistEntry
+from tests.conftest import FILING_JSON_KEYS
 from tests.edgar_server import EdgarTestServer
 
 PERIODIC = ("10-K", "10-Q")
@@ -202,17 +203,6 @@ def test_filing_record_shape() -> None:
         items=("5.07",),
     )
     record = filing.to_record()
-    assert list(record) == [
-        "cik",
-        "ticker",
-        "company",
-        "form",
-        "filed",
-        "accepted",
-        "period",
-        "accession",
-        "url",
-        "items",
-    ]
+    assert tuple(record) == FILING_JSON_KEYS
     assert record["accepted"] == "2025-06-30T18:35:00-04:00"  # EDGAR's clock: Eastern time
     assert record["items"] == ["5.07"]
