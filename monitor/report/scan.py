@@ -85,7 +85,7 @@ def render_report(document: Document, risk: RiskSummary, *, color: bool) -> str:
                 f"{f.category} (severity {f.severity}, score {f.score})" for f in found
             )
             lines.append(f"  [{labels}]")
-            lines.append("    " + _marked(document, head, color))
+            lines.append("    " + _marked(document, found, color))
             extras = [*head.amounts, *head.dates]
             if extras:
                 lines.append("    figures: " + "; ".join(extras))
@@ -94,14 +94,17 @@ def render_report(document: Document, risk: RiskSummary, *, color: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _marked(document: Document, finding: Finding, color: bool) -> str:
-    """The triggering sentence(s), each matched term wrapped in **…** (or bold on a terminal)."""
+def _marked(document: Document, findings: list[Finding], color: bool) -> str:
+    """The triggering sentences of a paragraph's findings, each matched term wrapped in
+    **…** (or bold on a terminal)."""
     opening, closing = (BOLD, PLAIN) if color else ("**", "**")
+    sentences = sorted({span for f in findings for span in f.sentence_spans})
+    terms = sorted({span for f in findings for span in f.term_spans})
     pieces = []
-    for start, end in finding.sentence_spans:
+    for start, end in sentences:
         cursor = start
         out = []
-        for term_start, term_end in sorted(finding.term_spans):
+        for term_start, term_end in terms:
             if term_start < cursor or term_end > end:
                 continue
             out += [
