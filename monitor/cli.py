@@ -15,6 +15,7 @@ from monitor import __version__, pipeline
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch.client import EdgarClient
 from monitor.models import EASTERN
+from monitor.report.diff import diff_record, render_diff
 from monitor.report.scan import (
     FINDING_COLUMNS,
     SECTION_COLUMNS,
@@ -90,6 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format_flags(scan)
     scan.set_defaults(handler=_cmd_scan)
 
+    diff = commands.add_parser(
+        "diff", parents=[common], help="what a filing says that an earlier one did not"
+    )
+    diff.add_argument("old", type=Path, metavar="OLD", help="the earlier comparable filing")
+    diff.add_argument("new", type=Path, metavar="NEW", help="the later filing")
+    diff.add_argument(
+        "--also", type=Path, nargs="+", default=[], metavar="FILE",
+        help="more baselines, e.g. the latest 10-K for a 10-Q, or recent 8-Ks",
+    )  # fmt: skip
+    diff.add_argument("--lexicon", type=Path, help="detection rules (default: [lexicon] path)")
+    _add_format_flags(diff)
+    diff.set_defaults(handler=_cmd_diff)
+
     run = commands.add_parser(
         "run", parents=[common], help="the daily job: the watchlist's new filings"
     )
@@ -132,7 +146,7 @@ def _cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
         columns = [c for c in SECTION_COLUMNS if c != "text"]
         text = render_records(rows, columns=columns, fmt="csv")
     elif args.fmt == "csv":
-        text = render_records(finding_records(risk), columns=FINDING_COLUMNS, fmt="csv")
+        text = render_records(finding_records(risk.findings), columns=FINDING_COLUMNS, fmt="csv")
     elif args.sections:
         text = render_sections(document)
     else:
@@ -140,6 +154,23 @@ def _cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
     write_output(text, args.out)
     for problem in document.problems:
         logger.warning("%s: %s", args.file, problem)
+    return pipeline.EXIT_OK
+
+
+def _cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
+    lexicon_path = args.lexicon or settings.lexicon.path
+    old, new, comparison = pipeline.diff_files(
+        args.old, args.new, also=args.also, lexicon_path=lexicon_path
+    )
+    if args.fmt == "json":
+        text = json.dumps(diff_record(old, new, comparison), indent=2, ensure_ascii=False) + "\n"
+    elif args.fmt == "csv":
+        rows = diff_record(old, new, comparison)["findings"]
+        assert isinstance(rows, list)
+        text = render_records(rows, columns=(*FINDING_COLUMNS, "change"), fmt="csv")
+    else:
+        text = render_diff(old, new, comparison)
+    write_output(text, args.out)
     return pipeline.EXIT_OK
 
 

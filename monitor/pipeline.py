@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from monitor.detect.changes import Baseline, Comparison, compare_filings
 from monitor.detect.export_risk import find_export_risk
-from monitor.detect.lexicon import load_lexicon
+from monitor.detect.lexicon import Lexicon, load_lexicon
 from monitor.errors import (
     ConfigError,
     FetchError,
@@ -151,13 +152,35 @@ def _resolve_companies(
 def scan_file(path: Path, *, lexicon_path: Path) -> tuple[Document, RiskSummary]:
     """Parse one document from disk (a primary document or a full-submission .txt)
     and find its export-risk and inventory warnings."""
+    return _scan(path, load_lexicon(lexicon_path))
+
+
+def diff_files(
+    old_path: Path, new_path: Path, *, also: Sequence[Path] = (), lexicon_path: Path
+) -> tuple[Document, Document, Comparison]:
+    """Compare a filing with an earlier comparable one (and any extra baselines)."""
     lexicon = load_lexicon(lexicon_path)
+    scanned = [_scan(path, lexicon) for path in (old_path, *also, new_path)]
+    baselines = [
+        Baseline(label=_label(document, path), document=document, risk=risk)
+        for path, (document, risk) in zip((old_path, *also), scanned[:-1], strict=True)
+    ]
+    new_document, new_risk = scanned[-1]
+    return scanned[0][0], new_document, compare_filings(new_document, new_risk, baselines)
+
+
+def _scan(path: Path, lexicon: Lexicon) -> tuple[Document, RiskSummary]:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the file ({exc.strerror})") from None
     document = parse_document(data, url=canonical_url_of(path), source=str(path))
     return document, find_export_risk(document, lexicon)
+
+
+def _label(document: Document, path: Path) -> str:
+    period = document.period.isoformat() if document.period else "?"
+    return f"{document.form or '?'} {period} ({path.name})"
 
 
 def canonical_url_of(path: Path) -> str | None:

@@ -247,3 +247,30 @@ def test_scan_errors_name_the_file(tmp_path: Path) -> None:
     missing = run_monitor("scan", str(tmp_path / "absent.htm"))
     assert missing.returncode == 2
     assert "absent.htm: cannot read the file" in missing.stderr
+
+
+def test_diff_json_shape_and_readable_default(mirror: Path) -> None:
+    archive = mirror / "www.sec.gov/Archives/edgar/data/1045810"
+    old = archive / "000104581024000316/nvda-20241027.htm"
+    new = archive / "000104581025000116/nvda-20250427.htm"
+    annual = archive / "000104581025000023/nvda-20250126.htm"
+    result = run_monitor("diff", str(old), str(new), "--also", str(annual), "--json")
+    assert result.returncode == 0, result.stderr
+    diffed = json.loads(result.stdout)
+    assert set(diffed) >= {"old", "new", "findings", "removed", "similarity"}
+    assert diffed["old"]["period"] == "2024-10-27" and diffed["new"]["period"] == "2025-04-27"
+    changes = {f["change"] for f in diffed["findings"]}
+    assert changes == {"new", "changed", "unchanged"}
+    for finding in diffed["findings"]:
+        assert {"change", "diff", "matched"} <= set(finding)
+        if finding["change"] == "changed":
+            assert finding["diff"]["inserted"] or finding["diff"]["deleted"]
+            assert finding["matched"]["similarity"] >= 0.5
+        if finding["change"] == "new":
+            assert finding["matched"] is None
+    assert set(diffed["similarity"]["Part II Item 1A"]) >= {"cosine", "jaccard"}
+    readable = run_monitor("diff", str(old), str(new), "--also", str(annual))
+    assert "warning(s):" in readable.stdout and "[NEW]" in readable.stdout
+    assert "{+" in readable.stdout  # inserted words of a changed paragraph
+    itself = run_monitor("diff", str(new), str(new), "--json")
+    assert [f for f in json.loads(itself.stdout)["findings"] if f["change"] != "unchanged"] == []

@@ -18,8 +18,9 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
-from monitor.models import Document, Finding, RiskSummary, Section
+from monitor.models import Document, Filing, Finding, RiskSummary, Section
 
 _TOKEN = re.compile(r"\$?[a-z0-9]+(?:[.,][0-9]+)*%?")
 SHINGLE = 3
@@ -33,6 +34,28 @@ _RULE_WORDS = frozenset(
         "control", "entity", "ban", "bans", "tariff", "tariffs", "sanctions", "prohibited",
     }
 )  # fmt: skip
+_COUNTRIES = frozenset(
+    {
+        "china", "chinese", "prc", "hong", "kong", "macau", "taiwan", "russia", "russian",
+        "belarus", "ukraine", "israel", "india", "vietnam", "korea", "japan", "mexico",
+        "canada", "singapore", "malaysia", "iran", "europe", "eu",
+    }
+)  # fmt: skip
+_MONTHS = frozenset(
+    {
+        "january", "february", "march", "april", "may", "june", "july", "august",
+        "september", "october", "november", "december",
+    }
+)  # fmt: skip
+_FUNCTION_WORDS = frozenset(
+    {
+        "a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "by", "as", "at",
+        "from", "that", "this", "these", "those", "which", "is", "are", "was", "were", "be",
+        "been", "has", "have", "had", "may", "could", "would", "will", "can", "also", "such",
+        "our", "we", "us", "it", "its", "their", "any", "other", "including", "certain",
+    }
+)  # fmt: skip
+MIN_CONTENT_WORDS = 4  # an edit of fewer content words, and no figure, name or rule, is minor
 # Sections that answer each other across forms: 10-Q risk factors update the 10-K's.
 COUNTERPARTS = {("II", "1A"): (None, "1A"), ("I", "2"): (None, "7"), ("I", "3"): (None, "7A")}
 
@@ -220,7 +243,7 @@ def _place(
     share, baseline, index, first, last = best
     diff = word_diff(index.window_words(first, last), words)
     return _Placement(
-        CHANGED if diff.inserted or diff.deleted else UNCHANGED,
+        CHANGED if is_substantive(diff) else UNCHANGED,
         diff=diff if diff.inserted or diff.deleted else None,
         matched=_matched(baseline, index, (share, first, last)),
         old_categories=frozenset(_categories_at(baseline, index, first, last)),
@@ -230,7 +253,7 @@ def _place(
 def _classify(finding: Finding, placement: _Placement) -> ChangedFinding:
     if placement.change == NEW:
         bump = 1 if finding.amounts else 0
-    elif placement.change == CHANGED and placement.diff is not None:
+    elif placement.change == CHANGED and placement.diff is not None:  # raise for what is new
         inserted = placement.diff.inserted
         bump = (
             any(_AMOUNT_TOKEN.match(w) for w in inserted)
@@ -267,6 +290,18 @@ def word_diff(old: list[str], new: list[str]) -> WordDiff:
     return WordDiff(inserted=tuple(inserted), deleted=tuple(deleted), ops=tuple(ops))
 
 
+def is_substantive(diff: WordDiff) -> bool:
+    """A changed amount, date, product, rule or country counts; so does a rewrite of at
+    least MIN_CONTENT_WORDS content words. Swapping "the" for "these" does not."""
+    edited = [*diff.inserted, *diff.deleted]
+    if any(
+        any(ch.isdigit() for ch in w) or w in _RULE_WORDS or w in _COUNTRIES or w in _MONTHS
+        for w in edited
+    ):
+        return True
+    return sum(1 for w in edited if w not in _FUNCTION_WORDS) >= MIN_CONTENT_WORDS
+
+
 def _crop(old: list[str], new: list[str]) -> list[str]:
     """The part of a (merged or longer) old window that the new paragraph spans:
     from where its first shingle found in `old` lies to where its last one does."""
@@ -280,8 +315,8 @@ def _crop(old: list[str], new: list[str]) -> list[str]:
     ]
     if not anchors:
         return old
-    start = max(0, min(a for a, _ in anchors) - SHINGLE)
-    stop = min(len(old), max(b for _, b in anchors) + SHINGLE)
+    start = max(0, min(a for a, _ in anchors))
+    stop = min(len(old), max(b for _, b in anchors))
     return old[start:stop]
 
 
@@ -369,3 +404,37 @@ def section_similarity(old: list[str], new: list[str]) -> tuple[float, float]:
     old_set, new_set = set(old_counts), set(new_counts)
     union = old_set | new_set
     return (dot / norm if norm else 0.0, len(old_set & new_set) / len(union) if union else 1.0)
+
+
+def choose_baselines(new: Filing, history: Sequence[Filing]) -> list[Filing]:
+    """The filings `new` is compared with, most important first (DESIGN.md pairing).
+
+    10-K: the previous 10-K. 10-Q: the previous 10-Q and the latest 10-K. 20-F: the
+    previous 20-F. An amendment: the filing it amends (same form and period), else the
+    latest of its form. 8-K and 6-K: none (every finding is new) — but any filing's
+    findings that repeat an 8-K of the last 90 days are unchanged, so those 8-Ks come last.
+    """
+    earlier = sorted(
+        (f for f in history if f.accepted < new.accepted and f.accession != new.accession),
+        key=lambda f: f.accepted,
+        reverse=True,
+    )
+    base = new.form.removesuffix("/A")
+
+    def latest(form: str, *, period: date | None = None) -> Filing | None:
+        for filing in earlier:
+            if filing.form == form and (period is None or filing.period == period):
+                return filing
+        return None
+
+    chosen: list[Filing | None] = []
+    if new.is_amendment:
+        chosen.append(latest(base, period=new.period) or latest(base))
+    elif base in ("10-K", "20-F", "40-F"):
+        chosen.append(latest(base))
+    elif base == "10-Q":
+        chosen += [latest("10-Q"), latest("10-K")]
+    recent_8ks = [
+        f for f in earlier if f.form in ("8-K", "6-K") and (new.filed - f.filed).days <= 90
+    ]
+    return [f for f in dict.fromkeys(chosen) if f is not None] + recent_8ks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import groupby
 
 from monitor.models import Document, Finding, RiskSummary, Section
@@ -20,19 +21,9 @@ BOLD, PLAIN = "\033[1;33m", "\033[0m"
 def document_record(document: Document, risk: RiskSummary) -> dict[str, object]:
     """The `scan --json` shape of DESIGN.md (`facts` arrive with the financial signals)."""
     return {
-        "document": {
-            "form": document.form,
-            "cik": document.cik,
-            "company": document.company,
-            "period": document.period.isoformat() if document.period else None,
-            "fiscal_year": document.fiscal_year,
-            "url": document.url,
-            "chars": len(document.text),
-            "paragraphs": len(document.paragraphs),
-            "problems": list(document.problems),
-        },
+        "document": document_identity(document),
         "sections": section_records(document),
-        "findings": finding_records(risk),
+        "findings": finding_records(risk.findings),
         "risk": {
             "score": risk.risk_score,
             "counts": risk.counts,
@@ -42,7 +33,21 @@ def document_record(document: Document, risk: RiskSummary) -> dict[str, object]:
     }
 
 
-def finding_records(risk: RiskSummary) -> list[dict[str, object]]:
+def document_identity(document: Document) -> dict[str, object]:
+    return {
+        "form": document.form,
+        "cik": document.cik,
+        "company": document.company,
+        "period": document.period.isoformat() if document.period else None,
+        "fiscal_year": document.fiscal_year,
+        "url": document.url,
+        "chars": len(document.text),
+        "paragraphs": len(document.paragraphs),
+        "problems": list(document.problems),
+    }
+
+
+def finding_records(findings: Sequence[Finding]) -> list[dict[str, object]]:
     return [
         {
             "id": f.id,
@@ -61,7 +66,7 @@ def finding_records(risk: RiskSummary) -> list[dict[str, object]]:
             "sentence_spans": [list(span) for span in f.sentence_spans],
             "lexicon_version": f.lexicon_version,
         }
-        for f in risk.findings
+        for f in findings
     ]
 
 
@@ -69,7 +74,7 @@ def render_report(document: Document, risk: RiskSummary, *, color: bool) -> str:
     """Findings grouped by section, strongest first, the triggering words marked."""
     counts = ", ".join(f"{c} {n}" for c, n in risk.counts.items() if n)
     lines = [
-        _identity_line(document),
+        identity_line(document),
         f"risk score {risk.risk_score}/100 from {len(risk.findings)} finding(s): "
         f"{counts or 'none'} (lexicon {risk.lexicon_version})",
     ]
@@ -119,7 +124,7 @@ def _marked(document: Document, findings: list[Finding], color: bool) -> str:
     return " … ".join(pieces)
 
 
-def _identity_line(document: Document) -> str:
+def identity_line(document: Document) -> str:
     period = document.period.isoformat() if document.period else "?"
     return (
         f"{document.form or '?'}  {document.company or '?'}  CIK {document.cik or '?'}  "
@@ -147,7 +152,7 @@ def _section_record(document: Document, section: Section) -> dict[str, object]:
 
 
 def render_sections(document: Document) -> str:
-    lines = [_identity_line(document), ""]
+    lines = [identity_line(document), ""]
     for section in document.sections:
         text = " ".join(document.section_text(section).split())
         lines.append(
