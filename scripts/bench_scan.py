@@ -110,10 +110,14 @@ def main() -> None:
         default=Path(os.environ.get("MONITOR_EDGAR_MIRROR") or REPO.parent / "shared" / "edgar"),
     )
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--diff-only", action="store_true", help="only the diff timings")
     parser.add_argument("--memory-child", nargs=2, metavar=("TOOL", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child[0], Path(args.memory_child[1]))
+        return
+    if args.diff_only:
+        bench_diffs(args.mirror, args.repeat)
         return
     with (args.mirror / "MANIFEST.csv").open(newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["form"] == "10-K"]
@@ -156,6 +160,50 @@ def main() -> None:
         f"(edgartools median {statistics.median(theirs):.1f}x); parse + sections alone is "
         f"{statistics.median(parse_speedups):.1f}x faster (min {min(parse_speedups):.1f}x)"
     )
+    bench_diffs(args.mirror, args.repeat)
+
+
+DIFF_PAIRS = (
+    (
+        "1045810/000104581023000017/nvda-20230129.htm",
+        "1045810/000104581024000029/nvda-20240128.htm",
+    ),
+    (
+        "1045810/000104581024000029/nvda-20240128.htm",
+        "1045810/000104581025000023/nvda-20250126.htm",
+    ),
+    ("320193/000032019323000106/aapl-20230930.htm", "320193/000032019324000123/aapl-20240928.htm"),
+    ("320193/000032019324000123/aapl-20240928.htm", "320193/000032019325000079/aapl-20250927.htm"),
+    (
+        "1318605/000162828024002390/tsla-20231231.htm",
+        "1318605/000162828025003063/tsla-20241231.htm",
+    ),
+)
+
+
+def bench_diffs(mirror: Path, repeat: int) -> None:
+    """Diff of two already-parsed 10-Ks (target: under 0.2 s)."""
+    from monitor.detect.changes import Baseline, compare_filings
+    from monitor.detect.export_risk import find_export_risk
+    from monitor.parse.document import parse_document
+
+    say(f"\n{'10-K pair':<44}{'diff s':>8}{'warnings':>10}{'unchanged':>11}")
+    for old_path, new_path in DIFF_PAIRS:
+        pair = []
+        for path in (old_path, new_path):
+            document = parse_document(
+                (mirror / "www.sec.gov/Archives/edgar/data" / path).read_bytes()
+            )
+            pair.append((document, find_export_risk(document, _lexicon())))
+        baseline = [Baseline(label=old_path, document=pair[0][0], risk=pair[0][1])]
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            comparison = compare_filings(pair[1][0], pair[1][1], baseline)
+            times.append(time.perf_counter() - started)
+        unchanged = len(comparison.findings) - len(comparison.warnings)
+        names = f"{Path(old_path).name} -> {Path(new_path).name}"
+        say(f"{names:<44}{min(times):>8.3f}{len(comparison.warnings):>10}{unchanged:>11}")
 
 
 def say(line: str) -> None:

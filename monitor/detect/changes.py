@@ -174,9 +174,12 @@ class ParagraphIndex:
             ):
                 if first < 0 or last >= len(self.words):
                     continue
-                window = set().union(*self.shingles[first : last + 1])
-                window |= _shingles(self.words[first][-SHINGLE:] + self.words[last][:SHINGLE])
-                share = len(shingles & window) / len(shingles)
+                found = set().union(*(shingles & self.shingles[n] for n in range(first, last + 1)))
+                if last > first:  # shingles that straddle the two paragraphs
+                    found |= shingles & _shingles(
+                        self.words[first][-SHINGLE:] + self.words[last][:SHINGLE]
+                    )
+                share = len(found) / len(shingles)
                 if best is None or share > best[0] + 1e-9:
                     best = (share, first, last)
         return best
