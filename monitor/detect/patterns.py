@@ -22,11 +22,6 @@ WORD_START = r"(?<![\w-])"
 WORD_END = r"(?!\w)"
 
 
-def bounded(pattern: str) -> str:
-    """The pattern matched on whole words only."""
-    return rf"{WORD_START}(?:{pattern}){WORD_END}"
-
-
 def combine(patterns: Iterable[str], flags: int = re.I | re.M) -> re.Pattern[str]:
     """A whole-word alternation of `patterns`, longest first, grouped by first character."""
     ordered = sorted(set(patterns), key=lambda p: (-len(p), p))

@@ -230,3 +230,27 @@ def test_choose_baselines_follows_the_pairing_rules() -> None:
     k25 = filing("10-K", date(2026, 2, 1), date(2025, 12, 31))
     assert choose_baselines(k25, [*history, k25]) == [k24]
     assert choose_baselines(eight_k, history) == []
+
+
+def test_news_already_in_a_recent_8k_is_unchanged_and_names_it() -> None:
+    news = (
+        "On April 9, 2026, the government informed us that exports of our accelerators to "
+        "China require a license, and we expect a charge of $1.2 billion."
+    )
+    html = f"<html><body><p>FORM 8-K</p><p>Item 8.01 Other Events.</p><p>{news}</p></body></html>"
+    release = parse_document(html.encode())
+    quarterly = mini([*PARAGRAPHS, news])
+    previous = mini(PARAGRAPHS)
+    comparison = compare_filings(
+        *quarterly,
+        [
+            Baseline(label="10-Q 2025-12-31", document=previous[0], risk=previous[1]),
+            Baseline(
+                label="8-K 2026-04-10", document=release, risk=find_export_risk(release, LEXICON)
+            ),
+        ],
+    )
+    repeated = [c for c in comparison.findings if c.finding.text == news]
+    assert repeated and {c.change for c in repeated} == {UNCHANGED}
+    assert {c.matched.baseline for c in repeated if c.matched} == {"8-K 2026-04-10"}
+    assert comparison.warnings == ()
