@@ -16,6 +16,7 @@ from monitor.errors import ConfigError, MonitorError
 from monitor.fetch.client import EdgarClient
 from monitor.models import EASTERN
 from monitor.report.diff import diff_record, render_diff
+from monitor.report.facts import FACTS_COLUMNS, facts_records
 from monitor.report.scan import (
     FINDING_COLUMNS,
     SECTION_COLUMNS,
@@ -104,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format_flags(diff)
     diff.set_defaults(handler=_cmd_diff)
 
+    facts = commands.add_parser(
+        "facts", parents=[common], help="a company's quarterly inventory series and signals"
+    )
+    facts.add_argument("ticker", metavar="TICKER")
+    _add_format_flags(facts)
+    facts.set_defaults(handler=_cmd_facts)
+
     run = commands.add_parser(
         "run", parents=[common], help="the daily job: the watchlist's new filings"
     )
@@ -171,6 +179,20 @@ def _cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
     else:
         text = render_diff(old, new, comparison)
     write_output(text, args.out)
+    return pipeline.EXIT_OK
+
+
+def _cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
+    table = pipeline.facts_table(settings, args.ticker)
+    records = facts_records(table.company.ticker, table.quarters, table.shares, table.signals)
+    if args.fmt == "json":
+        text = json.dumps(records, indent=2) + "\n"
+    else:
+        columns = FACTS_COLUMNS if args.fmt == "csv" else FACTS_COLUMNS[:10]
+        text = render_records(records, columns=columns, fmt=args.fmt)
+    write_output(text, args.out)
+    for problem in table.problems:
+        logger.warning("%s: %s", table.company.ticker, problem)
     return pipeline.EXIT_OK
 
 

@@ -14,18 +14,27 @@ from pathlib import Path
 
 from monitor.detect.changes import Baseline, Comparison, compare_filings
 from monitor.detect.export_risk import find_export_risk
+from monitor.detect.inventory import (
+    Quarter,
+    RevenueShare,
+    Signal,
+    china_share_signals,
+    quarterly_series,
+)
 from monitor.detect.lexicon import Lexicon, load_lexicon
 from monitor.errors import (
     ConfigError,
     FetchError,
     NotFoundError,
+    ParseError,
     ThrottledError,
     UnknownTickerError,
 )
 from monitor.fetch.client import EdgarClient
 from monitor.fetch.filings import list_filings, load_ticker_map, newest_first, resolve_company
-from monitor.models import EASTERN, Company, Document, Filing, RiskSummary
+from monitor.models import EASTERN, SEC_DATA, Company, Document, Filing, RiskSummary
 from monitor.parse.document import parse_document
+from monitor.parse.xbrl import geographic_revenue
 from monitor.settings import Settings
 from monitor.watchlist import WatchlistEntry, load_watchlist
 
@@ -181,6 +190,72 @@ def _scan(path: Path, lexicon: Lexicon) -> tuple[Document, RiskSummary]:
 def _label(document: Document, path: Path) -> str:
     period = document.period.isoformat() if document.period else "?"
     return f"{document.form or '?'} {period} ({path.name})"
+
+
+@dataclass(kw_only=True)
+class FactsTable:
+    company: Company
+    quarters: list[Quarter]
+    shares: list[RevenueShare]
+    signals: list[Signal]  # china_share_pp signals (quarter signals sit on their quarter)
+    problems: list[str] = field(default_factory=list)
+
+
+def facts_table(settings: Settings, ticker: str) -> FactsTable:
+    """A company's quarterly inventory series and China revenue shares, with signals."""
+    (entry,) = select_entries(settings, [ticker])
+    with EdgarClient(settings.edgar) as client:
+        ticker_map = load_ticker_map(client) if entry.cik is None else {}
+        company = resolve_company(entry, ticker_map)
+        url = f"{SEC_DATA}/api/xbrl/companyfacts/CIK{company.cik10}.json"
+        quarters = quarterly_series(client.get_json(url), settings.signals)
+        table = FactsTable(company=company, quarters=quarters, shares=[], signals=[])
+        if quarters:
+            table.shares = _revenue_shares(client, company, quarters[0].start, table.problems)
+    table.signals = china_share_signals(table.shares, settings.signals)
+    return table
+
+
+def _revenue_shares(
+    client: EdgarClient, company: Company, since: date, problems: list[str]
+) -> list[RevenueShare]:
+    """China/Taiwan shares from each periodic filing's own inline XBRL (its main period)."""
+    try:
+        filings = list_filings(
+            client, company, forms=("10-K", "10-Q", "20-F"), since=since, amendments=False
+        )
+    except NotFoundError as exc:
+        problems.append(f"no filing list for China revenue shares: {exc}")
+        return []
+    shares: dict[tuple[date, date], RevenueShare] = {}
+    unavailable = 0
+    for filing in filings:
+        try:
+            found = geographic_revenue(client.get(filing.url))
+        except NotFoundError:
+            unavailable += 1
+            continue
+        except (FetchError, ParseError) as exc:
+            problems.append(f"{filing.accession}: {exc}")
+            continue
+        for revenue in found:  # keep the filing's own period: the newest one it reports
+            if filing.period is None or revenue.end != filing.period:
+                continue
+            shares.setdefault(
+                (revenue.start, revenue.end),
+                RevenueShare(
+                    start=revenue.start,
+                    end=revenue.end,
+                    china=revenue.china_share,
+                    taiwan=revenue.taiwan_share,
+                    accession=filing.accession,
+                ),
+            )
+    if unavailable:
+        problems.append(
+            f"{unavailable} filing document(s) not at the source: no China share for them"
+        )
+    return sorted(shares.values(), key=lambda s: (s.end, s.start))
 
 
 def canonical_url_of(path: Path) -> str | None:
