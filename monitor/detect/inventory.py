@@ -41,6 +41,7 @@ WRITE_DOWN: tuple[Concept, ...] = (
     ("us-gaap", "InventoryWriteDown"),
     ("ifrs-full", "InventoryWritedown2011"),
 )
+RESERVES: tuple[Concept, ...] = (("us-gaap", "InventoryValuationReserves"),)
 QUARTER_DAYS, NINE_MONTH_DAYS, YEAR_DAYS = (70, 110), (250, 290), (335, 400)
 
 
@@ -172,6 +173,14 @@ def _inventory(companyfacts: Mapping[str, Any], filed_by: date | None) -> dict[d
                 value=sum(f.value for f in present), start=None, end=end,
                 accession=latest.accession, filed=latest.filed, concept="sum of components",
             )  # fmt: skip
+    gross = read_facts(companyfacts, (("us-gaap", "InventoryGross"),), filed_by=filed_by)
+    reserves = read_facts(companyfacts, RESERVES, filed_by=filed_by)
+    for (start, end), fact in gross.items():
+        reserve = reserves.get((None, end))
+        if start is None and end not in totals and reserve is not None:
+            totals[end] = replace(
+                fact, value=fact.value - reserve.value, concept="InventoryGross less reserves"
+            )
     return totals
 
 
