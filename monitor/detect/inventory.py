@@ -235,47 +235,43 @@ def _with_changes(quarters: list[Quarter], settings: SignalsSettings) -> list[Qu
 def _signals(
     quarter: Quarter, previous: Quarter | None, year_ago: Quarter | None, settings: SignalsSettings
 ) -> list[Signal]:
-    signals = []
-    accession = quarter.inventory.accession
-    if (
-        quarter.inventory_qoq is not None
-        and previous
-        and quarter.inventory_qoq >= settings.inventory_qoq
+    """(kind, value, threshold, figures) for each check, kept when value ≥ threshold."""
+    checks: list[tuple[str, float | None, float, str]] = []
+    for kind, change, earlier, threshold in (
+        ("inventory_qoq", quarter.inventory_qoq, previous, settings.inventory_qoq),
+        ("inventory_yoy", quarter.inventory_yoy, year_ago, settings.inventory_yoy),
     ):
-        signals.append(Signal(
-            kind="inventory_qoq", period_end=quarter.end, value=quarter.inventory_qoq,
-            threshold=settings.inventory_qoq, accession=accession,
-            figures=f"inventory {_money(quarter.inventory.value)} at {quarter.end} vs "
-            f"{_money(previous.inventory.value)} at {previous.end} ({quarter.inventory_qoq:+.0%})",
-        ))  # fmt: skip
-    if (
-        quarter.inventory_yoy is not None
-        and year_ago
-        and quarter.inventory_yoy >= settings.inventory_yoy
-    ):
-        signals.append(Signal(
-            kind="inventory_yoy", period_end=quarter.end, value=quarter.inventory_yoy,
-            threshold=settings.inventory_yoy, accession=accession,
-            figures=f"inventory {_money(quarter.inventory.value)} at {quarter.end} vs "
-            f"{_money(year_ago.inventory.value)} at {year_ago.end} ({quarter.inventory_yoy:+.0%})",
-        ))  # fmt: skip
-    if quarter.dio_change is not None and previous and quarter.dio_change >= settings.dio_days:
-        signals.append(Signal(
-            kind="dio_days", period_end=quarter.end, value=quarter.dio_change,
-            threshold=settings.dio_days, accession=accession,
-            figures=f"days inventory outstanding {quarter.dio:.0f} vs {previous.dio:.0f} "
-            f"at {previous.end} ({quarter.dio_change:+.0f} days)",
-        ))  # fmt: skip
+        if change is not None and earlier is not None:
+            figures = (
+                f"inventory {_money(quarter.inventory.value)} at {quarter.end} vs "
+                f"{_money(earlier.inventory.value)} at {earlier.end} ({change:+.0%})"
+            )
+            checks.append((kind, change, threshold, figures))
+    if quarter.dio_change is not None and previous is not None:
+        figures = (
+            f"days inventory outstanding {quarter.dio:.0f} vs {previous.dio:.0f} "
+            f"at {previous.end} ({quarter.dio_change:+.0f} days)"
+        )
+        checks.append(("dio_days", quarter.dio_change, settings.dio_days, figures))
     if quarter.write_down and quarter.inventory.value:
         share = quarter.write_down / quarter.inventory.value
-        if share >= settings.writedown_share:
-            signals.append(Signal(
-                kind="writedown_share", period_end=quarter.end, value=share,
-                threshold=settings.writedown_share, accession=accession,
-                figures=f"inventory write-down {_money(quarter.write_down)} in the quarter to "
-                f"{quarter.end} = {share:.0%} of inventory {_money(quarter.inventory.value)}",
-            ))  # fmt: skip
-    return signals
+        figures = (
+            f"inventory write-down {_money(quarter.write_down)} in the quarter to "
+            f"{quarter.end} = {share:.0%} of inventory {_money(quarter.inventory.value)}"
+        )
+        checks.append(("writedown_share", share, settings.writedown_share, figures))
+    return [
+        Signal(
+            kind=kind,
+            period_end=quarter.end,
+            value=value,
+            threshold=threshold,
+            figures=figures,
+            accession=quarter.inventory.accession,
+        )
+        for kind, value, threshold, figures in checks
+        if value is not None and value >= threshold
+    ]
 
 
 def _find(quarters: list[Quarter], end: date, days: tuple[int, int]) -> Quarter | None:
