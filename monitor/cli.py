@@ -15,6 +15,7 @@ from monitor import __version__, pipeline
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch.client import EdgarClient
 from monitor.models import EASTERN
+from monitor.report.charts import draw_chart
 from monitor.report.diff import diff_record, render_diff
 from monitor.report.facts import FACTS_COLUMNS, facts_records
 from monitor.report.scan import (
@@ -28,10 +29,12 @@ from monitor.report.scan import (
 )
 from monitor.report.tables import render_records, write_output
 from monitor.settings import Settings, load_settings
+from monitor.store.db import open_store
+from monitor.store.trends import TREND_COLUMNS, trend_table
 
 logger = logging.getLogger(__name__)
 
-JOB_COMMANDS = {"run"}
+JOB_COMMANDS = {"run", "backfill", "rescan"}
 FILING_COLUMNS = ("ticker", "form", "filed", "accepted", "period", "accession", "items", "url")
 
 
@@ -111,6 +114,38 @@ def build_parser() -> argparse.ArgumentParser:
     facts.add_argument("ticker", metavar="TICKER")
     _add_format_flags(facts)
     facts.set_defaults(handler=_cmd_facts)
+
+    trends = commands.add_parser(
+        "trends", parents=[common], help="one row per company and processed filing"
+    )
+    trends.add_argument("tickers", nargs="*", metavar="TICKER")
+    trends.add_argument("--since", type=_iso_date, help="filed on or after YYYY-MM-DD")
+    _add_format_flags(trends)
+    trends.add_argument("--parquet", dest="fmt", action="store_const", const="parquet",
+                        help="Parquet (needs --out)")  # fmt: skip
+    trends.set_defaults(handler=_cmd_trends)
+
+    chart = commands.add_parser("chart", parents=[common], help="a company's trend chart (PNG)")
+    chart.add_argument("ticker", metavar="TICKER")
+    chart.add_argument(
+        "--out", type=Path, metavar="PATH", help="default: [output] dir/charts/TICKER.png"
+    )
+    chart.set_defaults(handler=_cmd_chart)
+
+    backfill = commands.add_parser(
+        "backfill", parents=[common], help="process history into the store, alerting nobody"
+    )
+    backfill.add_argument("--since", type=_iso_date, required=True, help="filed on or after")
+    backfill.add_argument("--until", type=_iso_date, help="filed on or before")
+    backfill.add_argument("--tickers", nargs="+", metavar="T", help="only these companies")
+    backfill.set_defaults(handler=_cmd_backfill)
+
+    rescan = commands.add_parser(
+        "rescan", parents=[common], help="re-run parsing and detection on stored filings"
+    )
+    rescan.add_argument("--tickers", nargs="+", metavar="T", help="only these companies")
+    rescan.add_argument("--since", type=_iso_date, help="filed on or after YYYY-MM-DD")
+    rescan.set_defaults(handler=_cmd_rescan)
 
     run = commands.add_parser(
         "run", parents=[common], help="the daily job: the watchlist's new filings"
@@ -194,6 +229,57 @@ def _cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
     for problem in table.problems:
         logger.warning("%s: %s", table.company.ticker, problem)
     return pipeline.EXIT_OK
+
+
+def _cmd_trends(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings.store.path)
+    table = trend_table(store, args.tickers or None, args.since)
+    if args.fmt == "parquet":
+        if args.out is None:
+            raise ConfigError("--parquet needs --out PATH")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_parquet(args.out, index=False)
+        return pipeline.EXIT_OK
+    if args.fmt == "json":
+        text = table.to_json(orient="records", indent=2) + "\n"
+    elif args.fmt == "csv":
+        text = table.to_csv(index=False)
+    else:
+        shown = [c for c in TREND_COLUMNS if c not in ("accession", "url")]
+        text = table[shown].to_string(index=False, float_format=lambda v: f"{v:.3g}") + "\n"
+    write_output(text, args.out)
+    return pipeline.EXIT_OK
+
+
+def _cmd_chart(args: argparse.Namespace, settings: Settings) -> int:
+    out = args.out or settings.output.dir / "charts" / f"{args.ticker.upper()}.png"
+    table = trend_table(open_store(settings.store.path), [args.ticker])
+    if table.empty:
+        raise ConfigError(
+            f"no processed filings of {args.ticker.upper()} in the store; run backfill"
+        )
+    sys.stdout.write(f"{draw_chart(table, args.ticker, out)}\n")
+    return pipeline.EXIT_OK
+
+
+def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings.store.path)
+    report = pipeline.backfill(
+        settings, store, tickers=args.tickers, since=args.since, until=args.until
+    )
+    sys.stderr.write(
+        f"backfill: {report.processed} processed, {report.skipped} skipped, "
+        f"{report.unavailable} unavailable at the source, {len(report.failed)} failed, "
+        f"{report.pending} pending\n"
+    )
+    return pipeline.EXIT_FAILURES if report.failed or report.pending else pipeline.EXIT_OK
+
+
+def _cmd_rescan(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings.store.path)
+    report = pipeline.rescan(settings, store, tickers=args.tickers, since=args.since)
+    sys.stderr.write(f"rescan: {report.processed} processed, {len(report.failed)} failed\n")
+    return pipeline.EXIT_FAILURES if report.failed else pipeline.EXIT_OK
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:

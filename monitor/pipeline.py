@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from monitor.detect.changes import Baseline, Comparison, compare_filings
+from monitor.detect.changes import Baseline, Comparison, choose_baselines, compare_filings
 from monitor.detect.export_risk import find_export_risk
 from monitor.detect.inventory import (
     Quarter,
@@ -36,6 +36,14 @@ from monitor.models import EASTERN, SEC_DATA, Company, Document, Filing, RiskSum
 from monitor.parse.document import parse_document
 from monitor.parse.xbrl import geographic_revenue
 from monitor.settings import Settings
+from monitor.store.db import (
+    Store,
+    record_company,
+    record_facts,
+    record_processed,
+    record_status,
+    stored_filings,
+)
 from monitor.watchlist import WatchlistEntry, load_watchlist
 
 logger = logging.getLogger(__name__)
@@ -256,6 +264,130 @@ def _revenue_shares(
             f"{unavailable} filing document(s) not at the source: no China share for them"
         )
     return sorted(shares.values(), key=lambda s: (s.end, s.start))
+
+
+@dataclass(kw_only=True)
+class ProcessReport:
+    processed: int = 0
+    skipped: int = 0
+    unavailable: int = 0
+    failed: list[str] = field(default_factory=list)
+    pending: int = 0
+
+
+def backfill(
+    settings: Settings,
+    store: Store,
+    *,
+    tickers: Sequence[str] | None,
+    since: date,
+    until: date | None,
+) -> ProcessReport:
+    """Process the companies' history into the store, oldest first, alerting nobody."""
+    entries = select_entries(settings, tickers)
+    window = Window(since=since, until=until, forms=settings.watchlist.forms)
+    with EdgarClient(settings.edgar) as client:
+        discovery = discover_filings(client, entries, window)
+        for company in {(f.cik, f.ticker, f.company) for f in discovery.filings}:
+            record_company(store, cik=company[0], ticker=company[1], name=company[2])
+            _record_company_facts(client, store, company, settings)
+        report = process_filings(
+            client, store, discovery.filings, load_lexicon(settings.lexicon.path)
+        )
+    report.failed += discovery.failed
+    return report
+
+
+def process_filings(
+    client: EdgarClient, store: Store, filings: Sequence[Filing], lexicon: Lexicon
+) -> ProcessReport:
+    """Fetch, parse, detect, compare with the earlier comparable filings, store: one
+    filing at a time, in acceptance order, each in its own transaction."""
+    report = ProcessReport()
+    ordered = sorted(filings, key=lambda f: (f.accepted, f.accession))
+    scanned: dict[str, tuple[Document, RiskSummary]] = {}
+    done: list[Filing] = []
+    for number, filing in enumerate(ordered, 1):
+        try:
+            data = client.get(filing.url)
+            document = parse_document(data, url=filing.url, source=filing.accession)
+        except NotFoundError as exc:
+            record_status(store, filing, status="unavailable", reason=str(exc))
+            report.unavailable += 1
+            continue
+        except ThrottledError as exc:
+            for left in ordered[number - 1 :]:
+                record_status(store, left, status="pending", error=str(exc))
+            report.pending = len(ordered) - number + 1
+            break
+        except (FetchError, ParseError) as exc:
+            record_status(store, filing, status="failed", error=str(exc))
+            report.failed.append(f"{filing.ticker} {filing.accession}: {exc}")
+            continue
+        if filing.is_amendment and any(
+            "Risk Factors) section found" in p for p in document.problems
+        ):
+            record_status(store, filing, status="skipped", reason="; ".join(document.problems))
+            report.skipped += 1
+            continue
+        risk = find_export_risk(document, lexicon)
+        baselines = [b for b in choose_baselines(filing, done) if b.accession in scanned]
+        comparison = compare_filings(
+            document,
+            risk,
+            [
+                Baseline(
+                    label=f"{b.form} {b.accession}",
+                    document=scanned[b.accession][0],
+                    risk=scanned[b.accession][1],
+                )
+                for b in baselines
+            ],
+        )
+        record_processed(
+            store, filing, document=document, risk=risk, comparison=comparison,
+            compared_with=[b.accession for b in baselines],
+        )  # fmt: skip
+        scanned[filing.accession] = (document, risk)
+        done.append(filing)
+        report.processed += 1
+        logger.info(
+            "%d/%d %s %s %s: %d finding(s)",
+            number,
+            len(ordered),
+            filing.ticker,
+            filing.form,
+            filing.accession,
+            len(risk.findings),
+        )
+    return report
+
+
+def rescan(
+    settings: Settings, store: Store, *, tickers: Sequence[str] | None, since: date | None
+) -> ProcessReport:
+    """Parse and detect again every stored filing (after a lexicon or parser change),
+    documents from the on-disk cache; records the new lexicon version, alerts nobody."""
+    filings = stored_filings(store, tickers=tickers, since=since)
+    with EdgarClient(settings.edgar) as client:
+        return process_filings(client, store, filings, load_lexicon(settings.lexicon.path))
+
+
+def _record_company_facts(
+    client: EdgarClient, store: Store, company: tuple[int, str, str], settings: Settings
+) -> None:
+    cik, ticker, name = company
+    url = f"{SEC_DATA}/api/xbrl/companyfacts/CIK{cik:010d}.json"
+    try:
+        quarters = quarterly_series(client.get_json(url), settings.signals)
+    except NotFoundError:
+        logger.warning("%s: no company facts at the source (%s)", ticker, url)
+        return
+    problems: list[str] = []
+    entry = Company(ticker=ticker, cik=cik, name=name)
+    shares = _revenue_shares(client, entry, quarters[0].start, problems) if quarters else []
+    signals = china_share_signals(shares, settings.signals)
+    record_facts(store, cik, quarters=quarters, shares=shares, signals=signals)
 
 
 def canonical_url_of(path: Path) -> str | None:

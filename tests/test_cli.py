@@ -274,3 +274,53 @@ def test_diff_json_shape_and_readable_default(mirror: Path) -> None:
     assert "{+" in readable.stdout  # inserted words of a changed paragraph
     itself = run_monitor("diff", str(new), str(new), "--json")
     assert [f for f in json.loads(itself.stdout)["findings"] if f["change"] != "unchanged"] == []
+
+
+def test_backfill_trends_chart_and_rescan(mirror: Path, tmp_path: Path) -> None:
+    env = {
+        "MONITOR_EDGAR_MIRROR": str(mirror),
+        "MONITOR_STORE_PATH": str(tmp_path / "monitor.db"),
+        "MONITOR_OUTPUT_DIR": str(tmp_path / "out"),
+    }
+    filled = run_monitor("backfill", "--since", "2024-06-01", "--tickers", "NVDA", env=env)
+    assert filled.returncode == 0, filled.stderr
+    assert "backfill: 6 processed" in filled.stderr  # the mirror's NVIDIA filings since then
+    as_csv = run_monitor("trends", "NVDA", "--csv", env=env)
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [r["period"] for r in rows] == [
+        "2024-07-28", "2024-10-27", "2025-01-26", "2025-04-27", "2025-07-27", "2025-10-26",
+    ]  # fmt: skip
+    columns = {
+        "ticker",
+        "form",
+        "period",
+        "filed",
+        "risk_score",
+        "new_warnings",
+        "inventory",
+        "dio",
+    }
+    assert columns <= set(rows[0])
+    parquet = tmp_path / "trends.parquet"
+    assert run_monitor("trends", "--parquet", "--out", str(parquet), env=env).returncode == 0
+    assert parquet.read_bytes()[:4] == b"PAR1"
+    assert run_monitor("trends", "--parquet", env=env).returncode == 2  # --parquet needs --out
+    chart = run_monitor("chart", "NVDA", env=env)
+    png = Path(chart.stdout.strip())
+    assert chart.returncode == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    edited = tmp_path / "lexicon.toml"
+    edited.write_text((REPO / "config/lexicon.toml").read_text() + "\n# an analyst's edit\n")
+    rescanned = run_monitor(
+        "rescan", "--tickers", "NVDA", env={**env, "MONITOR_LEXICON_PATH": str(edited)}
+    )
+    assert rescanned.returncode == 0 and "rescan: " in rescanned.stderr
+    import sqlite3
+
+    versions = (
+        sqlite3.connect(tmp_path / "monitor.db")
+        .execute("SELECT DISTINCT lexicon_version FROM filings WHERE status = 'processed'")
+        .fetchall()
+    )
+    from monitor.detect.lexicon import load_lexicon
+
+    assert versions == [(load_lexicon(edited).version,)]

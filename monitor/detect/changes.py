@@ -416,9 +416,14 @@ def choose_baselines(new: Filing, history: Sequence[Filing]) -> list[Filing]:
     previous 20-F. An amendment: the filing it amends (same form and period), else the
     latest of its form. 8-K and 6-K: none (every finding is new) — but any filing's
     findings that repeat an 8-K of the last 90 days are unchanged, so those 8-Ks come last.
+    Only the same company's filings (same CIK) are considered.
     """
     earlier = sorted(
-        (f for f in history if f.accepted < new.accepted and f.accession != new.accession),
+        (
+            f
+            for f in history
+            if f.cik == new.cik and f.accepted < new.accepted and f.accession != new.accession
+        ),
         key=lambda f: f.accepted,
         reverse=True,
     )

@@ -254,3 +254,13 @@ def test_news_already_in_a_recent_8k_is_unchanged_and_names_it() -> None:
     assert repeated and {c.change for c in repeated} == {UNCHANGED}
     assert {c.matched.baseline for c in repeated if c.matched} == {"8-K 2026-04-10"}
     assert comparison.warnings == ()
+
+
+def test_choose_baselines_never_crosses_companies() -> None:
+    mine = filing("10-K", date(2025, 2, 1), date(2024, 12, 31))
+    other = Filing(
+        **{**{f: getattr(mine, f) for f in mine.__slots__}, "cik": 2, "accession": "other"}
+    )
+    later = filing("10-K", date(2026, 2, 1), date(2025, 12, 31))
+    assert choose_baselines(later, [other]) == []
+    assert choose_baselines(later, [other, mine]) == [mine]

@@ -1,0 +1,1 @@
+"""Everything the monitor keeps: one SQLite file (plain SQL kept PostgreSQL-friendly)."""
