@@ -49,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"monitor: configuration error: {exc}\n")
         return pipeline.EXIT_CONFIG
+    except pipeline.LockError as exc:
+        sys.stderr.write(f"monitor: {exc}\n")
+        return pipeline.EXIT_LOCKED
     except MonitorError as exc:
         sys.stderr.write(f"monitor: error: {exc}\n")
         return pipeline.EXIT_FAILURES
@@ -152,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--as-of", type=_iso_date, help="act as if it were the end of this day (ET)")
     run.add_argument("--tickers", nargs="+", metavar="T", help="only these companies")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the filings a run would process; change nothing",
+    )
     _add_format_flags(run)
     run.set_defaults(handler=_cmd_run)
     return parser
@@ -263,10 +271,11 @@ def _cmd_chart(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
-    store = open_store(settings.store.path)
-    report = pipeline.backfill(
-        settings, store, tickers=args.tickers, since=args.since, until=args.until
-    )
+    with pipeline.job_lock(settings.store.path):
+        store = open_store(settings.store.path)
+        report = pipeline.backfill(
+            settings, store, tickers=args.tickers, since=args.since, until=args.until
+        )
     sys.stderr.write(
         f"backfill: {report.processed} processed, {report.skipped} skipped, "
         f"{report.unavailable} unavailable at the source, {len(report.failed)} failed, "
@@ -276,8 +285,9 @@ def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_rescan(args: argparse.Namespace, settings: Settings) -> int:
-    store = open_store(settings.store.path)
-    report = pipeline.rescan(settings, store, tickers=args.tickers, since=args.since)
+    with pipeline.job_lock(settings.store.path):
+        store = open_store(settings.store.path)
+        report = pipeline.rescan(settings, store, tickers=args.tickers, since=args.since)
     sys.stderr.write(f"rescan: {report.processed} processed, {len(report.failed)} failed\n")
     return pipeline.EXIT_FAILURES if report.failed else pipeline.EXIT_OK
 
@@ -288,9 +298,17 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         now = datetime.combine(args.as_of + timedelta(days=1), time(), EASTERN) - timedelta(
             microseconds=1
         )
-    discovery = pipeline.run_once(settings, now=now, tickers=args.tickers)
-    _print_filings(discovery, args)
-    return discovery.exit_status
+    result = pipeline.run_once(settings, now=now, tickers=args.tickers, dry_run=args.dry_run)
+    _print_filings(result.discovery, args)
+    report = result.report
+    sys.stderr.write(
+        f"run {now.date()}: {len(result.discovery.filings)} new filing(s); {report.processed} "
+        f"processed, {report.unavailable} unavailable, {len(report.failed)} failed; "
+        f"digest {result.digest or '(dry run: none)'}; "
+        f"alert {result.alert or 'none'}"
+        f"{'; undelivered: ' + ', '.join(result.undelivered) if result.undelivered else ''}\n"
+    )
+    return result.exit_status
 
 
 def _print_filings(discovery: pipeline.Discovery, args: argparse.Namespace) -> None:

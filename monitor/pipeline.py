@@ -6,8 +6,10 @@ look-back window. Later stages hang off `run_once`.
 
 from __future__ import annotations
 
+import fcntl
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -24,7 +26,9 @@ from monitor.detect.inventory import (
 from monitor.detect.lexicon import Lexicon, load_lexicon
 from monitor.errors import (
     ConfigError,
+    DeliveryError,
     FetchError,
+    MonitorError,
     NotFoundError,
     ParseError,
     ThrottledError,
@@ -35,20 +39,32 @@ from monitor.fetch.filings import list_filings, load_ticker_map, newest_first, r
 from monitor.models import EASTERN, SEC_DATA, Company, Document, Filing, RiskSummary
 from monitor.parse.document import parse_document
 from monitor.parse.xbrl import geographic_revenue
+from monitor.report.digest import write_digest
+from monitor.report.mail import build_alert, deliver
 from monitor.settings import Settings
 from monitor.store.db import (
     Store,
+    add_alert,
+    filing_state,
+    last_success,
+    open_store,
+    pending_alerts,
     record_company,
+    record_delivery,
     record_facts,
     record_processed,
+    record_run_filing,
     record_status,
+    record_success,
     stored_filings,
+    warning_rows,
 )
 from monitor.watchlist import WatchlistEntry, load_watchlist
 
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILURES, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
+MAX_ATTEMPTS = 5  # a filing that failed this often is given up and reported
 
 
 @dataclass(kw_only=True)
@@ -120,29 +136,150 @@ def discover_filings(
     return discovery
 
 
+@dataclass(kw_only=True)
+class RunResult:
+    discovery: Discovery
+    report: ProcessReport = field(default_factory=lambda: ProcessReport())
+    digest: Path | None = None
+    alert: str | None = None  # the Message-ID of this run's alert, if it had warnings
+    undelivered: list[str] = field(default_factory=list)
+
+    @property
+    def exit_status(self) -> int:
+        if self.discovery.unknown:
+            return EXIT_CONFIG
+        failed = self.discovery.failed or self.report.failed or self.report.pending
+        return EXIT_FAILURES if failed or self.undelivered else EXIT_OK
+
+
+class LockError(MonitorError):
+    """Another job holds the lock (exit status 3)."""
+
+
+@contextmanager
+def job_lock(store_path: Path) -> Iterator[None]:
+    """One job at a time on this machine and store: run, backfill, rescan and serve share it."""
+    lock_path = store_path.with_name(store_path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockError(
+                f"another monitor job holds {lock_path}; this one changes nothing and exits"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def run_once(
-    settings: Settings, *, now: datetime, tickers: Sequence[str] | None = None
-) -> Discovery:
-    """The daily job (discovery stage): the watchlist's filings of the look-back window."""
-    today = now.astimezone(EASTERN).date()
+    settings: Settings,
+    *,
+    now: datetime,
+    tickers: Sequence[str] | None = None,
+    dry_run: bool = False,
+) -> RunResult:
+    """The daily job: new filings since each company's last successful run, processed,
+    stored, the day's digest written and one alert sent for this run's warnings."""
+    with job_lock(settings.store.path):
+        store = open_store(settings.store.path)
+        try:
+            return _run(settings, store, now=now, tickers=tickers, dry_run=dry_run)
+        finally:
+            store.close()
+
+
+def _run(
+    settings: Settings,
+    store: Store,
+    *,
+    now: datetime,
+    tickers: Sequence[str] | None,
+    dry_run: bool,
+) -> RunResult:
+    run_date = now.astimezone(EASTERN).date()
+    default_start = now - timedelta(days=settings.run.lookback_days)
+    starts = [default_start, *known_successes(store)]
     window = Window(
-        since=today - timedelta(days=settings.run.lookback_days),
-        until=today,
-        forms=settings.watchlist.forms,
+        since=min(starts).astimezone(EASTERN).date(), until=run_date, forms=settings.watchlist.forms
     )
     entries = select_entries(settings, tickers)
     with EdgarClient(settings.edgar) as client:
         discovery = discover_filings(client, entries, window)
-    logger.info(
-        "run as of %s: %d filing(s) from %s to %s; %d company(ies) unavailable, %d failed",
-        today,
-        len(discovery.filings),
-        window.since,
-        window.until,
-        len(discovery.unavailable),
-        len(discovery.failed),
-    )
-    return discovery
+        result = RunResult(discovery=discovery)
+        todo = [f for f in discovery.filings if _is_due(store, f, now, default_start)]
+        discovery.filings = newest_first(todo)
+        if dry_run:
+            return result
+        history: list[Filing] = []
+        companies = {(f.cik, f.ticker, f.company) for f in todo}
+        for cik, ticker, name in companies:
+            record_company(store, cik=cik, ticker=ticker, name=name)
+            listed = Company(ticker=ticker, cik=cik, name=name)
+            history += list_filings(client, listed, forms=settings.watchlist.forms)
+        lexicon = load_lexicon(settings.lexicon.path)
+        result.report = process_filings(client, store, todo, lexicon, history=history)
+        for triple in companies:
+            _record_company_facts(client, store, triple, settings)
+    for accession in result.report.accessions:
+        record_run_filing(store, run_date, accession)
+    rows = warning_rows(store, run_date)
+    result.digest = write_digest(rows, run_date, settings.output.dir)
+    mine = [r for r in rows if r["accession"] in set(result.report.accessions)]
+    if mine:
+        message = build_alert(mine, run_date, settings.email)
+        result.alert = str(message["Message-ID"])
+        add_alert(
+            store,
+            message_id=result.alert,
+            run_date=run_date,
+            subject=str(message["Subject"]),
+            body=message.as_string(),
+        )
+    for message_id, raw in pending_alerts(store):
+        try:
+            deliver(raw, message_id, settings.email, settings.output.dir)
+        except DeliveryError as exc:
+            logger.error("%s", exc)
+            record_delivery(store, message_id, error=str(exc))
+            result.undelivered.append(message_id)
+        else:
+            record_delivery(store, message_id, error=None)
+    troubled = {f.split(" ")[0] for f in result.report.failed}
+    for entry_ticker, cik in {(f.ticker, f.cik) for f in discovery.filings} | _quiet_companies(
+        store, discovery
+    ):
+        if entry_ticker not in troubled and not result.report.pending:
+            record_success(store, cik, now)
+    return result
+
+
+def known_successes(store: Store) -> list[datetime]:
+    return [
+        datetime.fromisoformat(str(row[0]))
+        for row in store.connection.execute("SELECT last_success FROM company_state")
+    ]
+
+
+def _quiet_companies(store: Store, discovery: Discovery) -> set[tuple[str, int]]:
+    """Companies the run looked at and found nothing for: their state moves on too."""
+    rows = store.connection.execute("SELECT ticker, cik FROM companies").fetchall()
+    return {(str(t), int(c)) for t, c in rows if str(t) not in discovery.unknown}
+
+
+def _is_due(store: Store, filing: Filing, now: datetime, default_start: datetime) -> bool:
+    """Accepted since the company's last successful run (and not after `now`), and not
+    already settled; failed filings are retried up to five attempts."""
+    start = last_success(store, filing.cik) or default_start
+    if not start < filing.accepted <= now:
+        state = filing_state(store, filing.accession)
+        return state is not None and state[0] in ("failed", "pending") and state[1] < MAX_ATTEMPTS
+    state = filing_state(store, filing.accession)
+    if state is None:
+        return True
+    return state[0] in ("failed", "pending") and state[1] < MAX_ATTEMPTS
 
 
 def _resolve_companies(
@@ -273,6 +410,7 @@ class ProcessReport:
     unavailable: int = 0
     failed: list[str] = field(default_factory=list)
     pending: int = 0
+    accessions: list[str] = field(default_factory=list)  # processed in this call
 
 
 def backfill(
@@ -299,18 +437,49 @@ def backfill(
 
 
 def process_filings(
-    client: EdgarClient, store: Store, filings: Sequence[Filing], lexicon: Lexicon
+    client: EdgarClient,
+    store: Store,
+    filings: Sequence[Filing],
+    lexicon: Lexicon,
+    *,
+    history: Sequence[Filing] = (),
 ) -> ProcessReport:
     """Fetch, parse, detect, compare with the earlier comparable filings, store: one
-    filing at a time, in acceptance order, each in its own transaction."""
+    filing at a time, in acceptance order, each in its own transaction.
+
+    `history` lists the companies' earlier filings: a baseline that is not among
+    `filings` is fetched and processed too, silently, and kept in the store.
+    """
     report = ProcessReport()
     ordered = sorted(filings, key=lambda f: (f.accepted, f.accession))
-    scanned: dict[str, tuple[Document, RiskSummary]] = {}
-    done: list[Filing] = []
+    known = {f.accession: f for f in (*history, *ordered)}
+    scanned: dict[str, tuple[Document, RiskSummary] | None] = {}
+
+    def scan(filing: Filing) -> tuple[Document, RiskSummary]:
+        document = parse_document(client.get(filing.url), url=filing.url, source=filing.accession)
+        return document, find_export_risk(document, lexicon)
+
+    def baseline(filing: Filing) -> tuple[Document, RiskSummary] | None:
+        state = filing_state(store, filing.accession)
+        if filing.accession not in scanned and state is not None and state[0] != "processed":
+            return None  # known to be unavailable, failed or skipped
+        if filing.accession not in scanned:  # an earlier filing the run did not include
+            try:
+                scanned[filing.accession] = scan(filing)
+            except (FetchError, ParseError) as exc:
+                logger.warning(
+                    "%s %s: baseline not available (%s)", filing.ticker, filing.accession, exc
+                )
+                scanned[filing.accession] = None
+            else:
+                if state is None:
+                    document, risk = scanned[filing.accession]  # type: ignore[misc]
+                    record_processed(store, filing, document=document, risk=risk, comparison=None)
+        return scanned[filing.accession]
+
     for number, filing in enumerate(ordered, 1):
         try:
-            data = client.get(filing.url)
-            document = parse_document(data, url=filing.url, source=filing.accession)
+            document, risk = scan(filing)
         except NotFoundError as exc:
             record_status(store, filing, status="unavailable", reason=str(exc))
             report.unavailable += 1
@@ -330,36 +499,31 @@ def process_filings(
             record_status(store, filing, status="skipped", reason="; ".join(document.problems))
             report.skipped += 1
             continue
-        risk = find_export_risk(document, lexicon)
-        baselines = [b for b in choose_baselines(filing, done) if b.accession in scanned]
+        baselines = [
+            (b, found)
+            for b in choose_baselines(filing, list(known.values()))
+            if (found := baseline(b)) is not None
+        ]
         comparison = compare_filings(
             document,
             risk,
             [
-                Baseline(
-                    label=f"{b.form} {b.accession}",
-                    document=scanned[b.accession][0],
-                    risk=scanned[b.accession][1],
-                )
-                for b in baselines
+                Baseline(label=f"{b.form} {b.accession}", document=found[0], risk=found[1])
+                for b, found in baselines
             ],
         )
         record_processed(
             store, filing, document=document, risk=risk, comparison=comparison,
-            compared_with=[b.accession for b in baselines],
+            compared_with=[b.accession for b, _ in baselines],
         )  # fmt: skip
         scanned[filing.accession] = (document, risk)
-        done.append(filing)
         report.processed += 1
+        report.accessions.append(filing.accession)
         logger.info(
-            "%d/%d %s %s %s: %d finding(s)",
-            number,
-            len(ordered),
-            filing.ticker,
-            filing.form,
-            filing.accession,
-            len(risk.findings),
-        )
+            "%d/%d %s %s %s: %d finding(s), %d warning(s)",
+            number, len(ordered), filing.ticker, filing.form, filing.accession,
+            len(risk.findings), len(comparison.warnings),
+        )  # fmt: skip
     return report
 
 

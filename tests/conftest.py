@@ -61,3 +61,50 @@ def manifest_rows(forms: set[str]) -> list[dict[str, str]]:
         return []
     with manifest.open(newline="") as fh:
         return [row for row in csv.DictReader(fh) if row["form"] in forms]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Inbox:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it accepts."""
+
+    def __init__(self, port: int) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.port = port
+        self.messages: list[bytes] = []
+        inbox = self
+
+        class Handler:
+            async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+                inbox.messages.append(envelope.content)  # type: ignore[attr-defined]
+                return "250 OK"
+
+        self._handler = Handler()
+        self._controller_class = Controller
+        self.controller: Controller | None = None
+
+    def start(self) -> None:  # a stopped aiosmtpd controller cannot restart: make a new one
+        self.controller = self._controller_class(
+            self._handler, hostname="127.0.0.1", port=self.port
+        )
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Inbox]:
+    inbox = Inbox(free_port())
+    inbox.start()
+    yield inbox
+    inbox.stop()

@@ -156,15 +156,20 @@ def test_bad_date_is_a_usage_error() -> None:
     assert "not an ISO date" in result.stderr
 
 
-def test_run_lists_the_watchlist_window_and_warns_for_missing_companies(mirror: Path) -> None:
-    result = run_monitor(
-        "run",
-        "--as-of",
-        "2026-03-06",
-        "--json",
-        env={"MONITOR_EDGAR_MIRROR": str(mirror), "MONITOR_RUN_LOOKBACK_DAYS": "30"},
-    )
+def test_run_lists_the_watchlist_window_and_warns_for_missing_companies(
+    mirror: Path, tmp_path: Path
+) -> None:
+    env = {
+        "MONITOR_EDGAR_MIRROR": str(mirror),
+        "MONITOR_RUN_LOOKBACK_DAYS": "30",
+        "MONITOR_STORE_PATH": str(tmp_path / "monitor.db"),
+        "MONITOR_OUTPUT_DIR": str(tmp_path / "out"),
+    }
+    result = run_monitor("run", "--as-of", "2026-03-06", "--json", env=env)
     assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out/digests/2026-03-06.csv").exists()
+    dry = run_monitor("run", "--as-of", "2026-03-06", "--dry-run", env=env)
+    assert dry.returncode == 0 and "dry run" in dry.stderr
     records = json.loads(result.stdout)
     assert all("2026-02-04" <= r["filed"] <= "2026-03-06" for r in records)
     assert {"NVDA", "AAPL"} <= {r["ticker"] for r in records}

@@ -85,10 +85,20 @@ MIGRATIONS: tuple[str, ...] = (
         errors TEXT
     );
     """,
+    """
+    CREATE TABLE run_filings (
+        run_date TEXT NOT NULL,
+        accession TEXT NOT NULL REFERENCES filings (accession) ON DELETE CASCADE,
+        PRIMARY KEY (run_date, accession)
+    );
+    CREATE TABLE company_state (
+        cik INTEGER PRIMARY KEY REFERENCES companies (cik), last_success TEXT NOT NULL
+    );
+    """,
 )
 DATA_TABLES = (
     "companies", "filings", "sections", "findings", "facts", "revenue_shares", "signals",
-    "alerts",
+    "alerts", "run_filings", "company_state",
 )  # fmt: skip
 
 
@@ -381,3 +391,107 @@ def _read_finding(row: Sequence[object]) -> StoredFinding:
         diff=json.loads(str(diff)) if diff is not None else None,
         matched=json.loads(str(matched)) if matched is not None else None,
     )
+
+
+def filing_state(store: Store, accession: str) -> tuple[str, int] | None:
+    row = store.connection.execute(
+        "SELECT status, attempts FROM filings WHERE accession = ?", (accession,)
+    ).fetchone()
+    return (str(row[0]), int(row[1])) if row else None
+
+
+def last_success(store: Store, cik: int) -> datetime | None:
+    row = store.connection.execute(
+        "SELECT last_success FROM company_state WHERE cik = ?", (cik,)
+    ).fetchone()
+    return datetime.fromisoformat(row[0]) if row else None
+
+
+def record_success(store: Store, cik: int, when: datetime) -> None:
+    with store.transaction() as db:
+        db.execute(
+            "INSERT INTO company_state (cik, last_success) VALUES (?, ?) ON CONFLICT (cik) "
+            "DO UPDATE SET last_success = excluded.last_success",
+            (cik, when.isoformat()),
+        )
+
+
+def record_run_filing(store: Store, run_date: date, accession: str) -> None:
+    with store.transaction() as db:
+        db.execute(
+            "INSERT INTO run_filings (run_date, accession) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (run_date.isoformat(), accession),
+        )
+
+
+def warning_rows(store: Store, run_date: date) -> list[dict[str, object]]:
+    """The day's warnings (new or changed findings of the filings its runs processed)
+    and the financial signals those filings carried, as digest rows."""
+    db = store.connection
+    findings = db.execute(
+        "SELECT f.accession, c.ticker, c.name, c.cik, f.form, f.filed, f.accepted, f.period, "
+        "x.section, x.category, x.severity, x.change, x.sentence, f.url, x.amounts, x.dates, "
+        "x.finding_id, x.diff "
+        "FROM run_filings r JOIN filings f ON f.accession = r.accession "
+        "JOIN companies c ON c.cik = f.cik JOIN findings x ON x.accession = f.accession "
+        "WHERE r.run_date = ? AND x.change IN ('new', 'changed') "
+        "ORDER BY f.accepted, x.start_offset, x.category",
+        (run_date.isoformat(),),
+    ).fetchall()
+    signals = db.execute(
+        "SELECT f.accession, c.ticker, c.name, c.cik, f.form, f.filed, f.accepted, f.period, "
+        "s.kind, s.figures, f.url FROM run_filings r JOIN filings f ON f.accession = r.accession "
+        "JOIN companies c ON c.cik = f.cik "
+        "JOIN signals s ON s.cik = f.cik AND s.period_end = f.period "
+        "WHERE r.run_date = ? ORDER BY f.accepted, s.kind",
+        (run_date.isoformat(),),
+    ).fetchall()
+    rows: list[dict[str, object]] = []
+    for row in findings:
+        (accession, ticker, name, cik, form, filed, accepted, period, section) = row[:9]
+        (category, severity, change, sentence, url, amounts, dates, finding_id, diff) = row[9:]
+        rows.append({
+            "run_date": run_date.isoformat(), "ticker": ticker, "company": name, "cik": cik,
+            "form": form, "filed": filed, "accepted": accepted, "accession": accession,
+            "period": period, "section": section, "category": category, "severity": severity,
+            "change": change, "sentence": sentence, "url": url,
+            "figures": "; ".join([*json.loads(amounts), *json.loads(dates)]),
+            "finding_id": finding_id, "diff": json.loads(diff) if diff else None,
+        })  # fmt: skip
+    for accession, ticker, name, cik, form, filed, accepted, period, kind, figures, url in signals:
+        rows.append({
+            "run_date": run_date.isoformat(), "ticker": ticker, "company": name, "cik": cik,
+            "form": form, "filed": filed, "accepted": accepted, "accession": accession,
+            "period": period, "section": None, "category": f"signal:{kind}", "severity": None,
+            "change": "new", "sentence": figures, "url": url, "figures": figures,
+            "finding_id": None, "diff": None,
+        })  # fmt: skip
+    return rows
+
+
+def add_alert(store: Store, *, message_id: str, run_date: date, subject: str, body: str) -> None:
+    with store.transaction() as db:
+        db.execute(
+            "INSERT INTO alerts (message_id, run_date, state, subject, body) "
+            "VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (message_id) DO NOTHING",
+            (message_id, run_date.isoformat(), subject, body),
+        )
+
+
+def pending_alerts(store: Store) -> list[tuple[str, str]]:
+    """(message_id, the whole message as RFC 5322 text) of alerts not yet delivered."""
+    return [
+        (str(m), str(b))
+        for m, b in store.connection.execute(
+            "SELECT message_id, body FROM alerts WHERE state = 'pending' "
+            "ORDER BY run_date, message_id"
+        )
+    ]
+
+
+def record_delivery(store: Store, message_id: str, *, error: str | None) -> None:
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE alerts SET attempts = attempts + 1, error = ?, state = ? WHERE message_id = ?",
+            (error, "pending" if error else "sent", message_id),
+        )

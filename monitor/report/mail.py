@@ -1,0 +1,150 @@
+"""Alert e-mails: one per run with warnings, plain text and HTML, sent once.
+
+Filing text is untrusted: the HTML part escapes every piece of it, and header values
+are built by the email package (no raw newlines reach a header). The Message-ID is
+derived from the run date and the warnings, so a resend after a crash carries the same
+one. Transports: `file` (an .eml per alert in out/alerts) and `smtp`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import smtplib
+import ssl
+from collections.abc import Sequence
+from datetime import date
+from email.message import EmailMessage
+from email.policy import SMTP
+from html import escape
+from itertools import groupby
+from pathlib import Path
+
+from monitor.errors import DeliveryError
+from monitor.settings import EmailSettings, email_transport
+
+
+def build_alert(
+    rows: Sequence[dict[str, object]], run_date: date, email: EmailSettings
+) -> EmailMessage:
+    """The day's warnings and signals as one message (rows as the digest has them)."""
+    tickers = sorted({str(r["ticker"]) for r in rows})
+    warnings = [r for r in rows if not str(r["category"]).startswith("signal:")]
+    signals = [r for r in rows if str(r["category"]).startswith("signal:")]
+    message = EmailMessage(policy=SMTP)
+    message["Subject"] = (
+        f"Filing Risk Monitor {run_date}: {len(warnings)} new warning(s), "
+        f"{len(signals)} signal(s) — {', '.join(tickers)}"
+    )
+    message["From"] = email.from_ or "filing-risk-monitor@localhost"
+    message["To"] = ", ".join(email.to) or "analysts@localhost"
+    digest = hashlib.sha256(
+        "|".join(
+            [
+                run_date.isoformat(),
+                *(f"{r['accession']}:{r['finding_id']}:{r['category']}" for r in rows),
+            ]
+        ).encode()
+    ).hexdigest()[:24]
+    message["Message-ID"] = f"<{digest}@filing-risk-monitor>"
+    message.set_content(_text(rows, run_date))
+    message.add_alternative(_html(rows, run_date), subtype="html")
+    return message
+
+
+def deliver(raw: str, message_id: str, email: EmailSettings, out_dir: Path) -> None:
+    """Send one stored message; raises DeliveryError when it was not accepted."""
+    if email_transport(email) == "file":
+        path = out_dir / "alerts" / f"{message_id.strip('<>').split('@')[0]}.eml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(raw, encoding="utf-8")
+        return
+    recipients = list(email.to)
+    if not recipients:
+        raise DeliveryError("[email] to lists no recipients; the alert stays pending")
+    try:
+        if email.security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                email.smtp_host, email.smtp_port, timeout=30, context=ssl.create_default_context()
+            )
+        else:
+            client = smtplib.SMTP(email.smtp_host, email.smtp_port, timeout=30)
+        with client:
+            if email.security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+            if email.smtp_user:
+                client.login(email.smtp_user, email.smtp_password)
+            client.sendmail(
+                email.from_ or "filing-risk-monitor@localhost", recipients, raw.encode("utf-8")
+            )
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(
+            f"alert {message_id} not delivered via {email.smtp_host}:{email.smtp_port} "
+            f"({type(exc).__name__}: {exc}); it stays pending for the next run"
+        ) from None
+
+
+def _by_filing(rows: Sequence[dict[str, object]]) -> list[list[dict[str, object]]]:
+    return [list(g) for _, g in groupby(rows, key=lambda r: (r["ticker"], r["accession"]))]
+
+
+def _added(row: dict[str, object]) -> str:
+    diff = row.get("diff")
+    if isinstance(diff, dict) and diff.get("inserted"):
+        return " ".join(map(str, diff["inserted"]))[:300]
+    return ""
+
+
+def _text(rows: Sequence[dict[str, object]], run_date: date) -> str:
+    lines = [f"New China-export-risk and inventory warnings, run of {run_date}.", ""]
+    for items in _by_filing(rows):
+        head = items[0]
+        filing = f"{head['form']} for {head['period']}, filed {head['filed']}"
+        lines += [f"{head['ticker']} — {head['company']}: {filing}", f"  {head['url']}"]
+        for row in items:
+            category = str(row["category"])
+            if category.startswith("signal:"):
+                lines.append(f"  * signal {category[7:]}: {row['figures']}")
+                continue
+            where = row["section"] or "no section"
+            change = str(row["change"]).upper()
+            lines.append(f"  * [{change}] {category}, severity {row['severity']}, {where}")
+            lines.append(f"    {row['sentence']}")
+            if _added(row):
+                lines.append(f"    added: {_added(row)}")
+            if row["figures"]:
+                lines.append(f"    figures: {row['figures']}")
+        lines.append("")
+    lines.append(f"The day's digest: digests/{run_date}.csv")
+    return "\n".join(lines) + "\n"
+
+
+def _html(rows: Sequence[dict[str, object]], run_date: date) -> str:
+    def e(value: object) -> str:
+        return escape(str(value), quote=True)
+
+    parts = [
+        '<html><body style="font-family: sans-serif">',
+        f"<h2>New China-export-risk and inventory warnings, run of {e(run_date)}</h2>",
+    ]
+    for items in _by_filing(rows):
+        head = items[0]
+        link = f'<a href="{e(head["url"])}">{e(head["form"])} for {e(head["period"])}</a>'
+        parts.append(
+            f"<h3>{e(head['ticker'])} — {e(head['company'])}: {link}, filed {e(head['filed'])}</h3>"
+        )
+        parts.append("<ul>")
+        for row in items:
+            category = str(row["category"])
+            if category.startswith("signal:"):
+                parts.append(f"<li><b>signal {e(category[7:])}</b>: {e(row['figures'])}</li>")
+                continue
+            added = f"<br><small>added: <ins>{e(_added(row))}</ins></small>" if _added(row) else ""
+            label = f"<b>{e(str(row['change']).upper())}</b> {e(category)}"
+            where = e(row["section"] or "no section")
+            parts.append(
+                f"<li>{label}, severity {e(row['severity'])}, {where}"
+                f"<br>{e(row['sentence'])}{added}</li>"
+            )
+        parts.append("</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,118 @@
+"""The daily job over several days: loopback EDGAR server, real SMTP server, SQLite file."""
+
+from __future__ import annotations
+
+import csv
+import email
+import io
+from email.policy import default
+from pathlib import Path
+
+from tests.conftest import TEST_USER_AGENT, Inbox
+from tests.edgar_server import EdgarTestServer
+from tests.test_cli import run_monitor
+
+
+def env_for(edgar_server: EdgarTestServer, smtp: Inbox, tmp_path: Path) -> dict[str, str]:
+    return {
+        "MONITOR_EDGAR_WWW_URL": edgar_server.www_url,
+        "MONITOR_EDGAR_DATA_URL": edgar_server.data_url,
+        "MONITOR_EDGAR_USER_AGENT": TEST_USER_AGENT,
+        "MONITOR_EDGAR_CACHE_DIR": str(tmp_path / "cache"),
+        "MONITOR_STORE_PATH": str(tmp_path / "monitor.db"),
+        "MONITOR_OUTPUT_DIR": str(tmp_path / "out"),
+        "MONITOR_EMAIL_SMTP_HOST": "127.0.0.1",
+        "MONITOR_EMAIL_SMTP_PORT": str(smtp.port),
+        "MONITOR_EMAIL_SECURITY": "none",
+        "MONITOR_EMAIL_FROM": "monitor@example.com",
+        "MONITOR_EMAIL_TO": "analysts@example.com",
+    }
+
+
+def test_days_of_nvidia(edgar_server: EdgarTestServer, smtp_server: Inbox, tmp_path: Path) -> None:
+    env = env_for(edgar_server, smtp_server, tmp_path)
+    baseline = run_monitor(
+        "backfill", "--since", "2024-10-01", "--until", "2025-05-27", "--tickers", "NVDA", env=env
+    )
+    assert baseline.returncode == 0, baseline.stderr
+    assert smtp_server.messages == []  # a backfill alerts nobody
+
+    first = run_monitor("run", "--as-of", "2025-05-28", "--tickers", "NVDA", env=env)
+    assert first.returncode == 0, first.stderr
+    (raw,) = smtp_server.messages
+    message = email.message_from_bytes(raw, policy=default)
+    assert "NVDA" in message["Subject"] and "new warning" in message["Subject"]
+    text = message.get_body(("plain",)).get_content()
+    assert "April 9, 2025" in text and "$4.5 billion" in text
+    assert (
+        "https://www.sec.gov/Archives/edgar/data/1045810/000104581025000116/nvda-20250427.htm"
+        in text
+    )
+    html = message.get_body(("html",)).get_content()
+    assert ("<script" not in html and "&amp;" in html) or "&#x27;" in html or "<li>" in html
+    digest = tmp_path / "out/digests/2025-05-28.csv"
+    rows = list(csv.DictReader(io.StringIO(digest.read_text(encoding="utf-8"))))
+    assert list(rows[0]) == [
+        "run_date", "ticker", "company", "cik", "form", "filed", "accepted", "accession", "period",
+        "section", "category", "severity", "change", "sentence", "url", "figures",
+    ]  # fmt: skip
+    assert any("April 9, 2025" in r["sentence"] and r["change"] == "new" for r in rows)
+    assert any(r["category"].startswith("signal:") for r in rows)
+
+    again = run_monitor("run", "--as-of", "2025-05-28", "--tickers", "NVDA", env=env)
+    assert again.returncode == 0 and len(smtp_server.messages) == 1  # nothing twice
+    assert digest.read_text(encoding="utf-8").count("\n") == len(rows) + 1  # earlier rows kept
+
+    before = len(edgar_server.requests)
+    quiet = run_monitor("run", "--as-of", "2025-06-02", "--tickers", "NVDA", env=env)
+    assert quiet.returncode == 0
+    requests = edgar_server.requests[before:]
+    assert not any("/Archives/" in r.path for r in requests)
+    assert [r.path for r in requests if "/submissions/" in r.path] == [
+        "/data.sec.gov/submissions/CIK0001045810.json"
+    ]
+    quiet_digest = tmp_path / "out/digests/2025-06-02.csv"
+    assert quiet_digest.read_text(encoding="utf-8").count("\n") == 1  # just the header
+
+    smtp_server.stop()
+    down = run_monitor("run", "--as-of", "2025-08-27", "--tickers", "NVDA", env=env)
+    assert down.returncode == 1 and "undelivered" in down.stderr
+    smtp_server.start()
+    later = run_monitor("run", "--as-of", "2025-08-28", "--tickers", "NVDA", env=env)
+    assert later.returncode == 0, later.stderr
+    ids = [email.message_from_bytes(m, policy=default)["Message-ID"] for m in smtp_server.messages]
+    assert len(ids) == 2 and len(set(ids)) == 2  # the pending alert went out once
+
+
+def test_alert_text_is_inert() -> None:
+    from datetime import date
+
+    from monitor.report.mail import build_alert
+    from monitor.settings import EmailSettings
+
+    row = {
+        "ticker": "EVIL", "company": "Evil <b>Corp</b>\r\nBcc: victim@example.com",
+        "cik": 1, "form": "8-K", "filed": "2026-01-02", "accepted": "x", "accession": "a",
+        "period": "2026-01-01", "section": "Item 8.01", "category": "export_control",
+        "severity": 3, "change": "new", "url": "https://www.sec.gov/x\"><script>",
+        "sentence": "<script>alert(1)</script><img src=x onerror=alert(2)> export controls",
+        "figures": "", "finding_id": "f", "diff": None,
+    }  # fmt: skip
+    message = build_alert([row], date(2026, 1, 2), EmailSettings(to=("a@example.com",)))
+    html = message.get_body(("html",)).get_content()
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Bcc" not in str(message["Subject"]) and message["Bcc"] is None
+
+
+def test_a_second_job_exits_3_and_changes_nothing(mirror: Path, tmp_path: Path) -> None:
+    from monitor.pipeline import job_lock
+
+    store = tmp_path / "monitor.db"
+    env = {"MONITOR_EDGAR_MIRROR": str(mirror), "MONITOR_STORE_PATH": str(store)}
+    with job_lock(store):
+        blocked = run_monitor("run", "--as-of", "2026-03-06", "--tickers", "NVDA", env=env)
+        backfill = run_monitor("backfill", "--since", "2026-01-01", "--tickers", "NVDA", env=env)
+    assert blocked.returncode == backfill.returncode == 3
+    assert "another monitor job holds" in blocked.stderr
+    assert not store.exists()
