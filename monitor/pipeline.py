@@ -426,11 +426,14 @@ def backfill(
     window = Window(since=since, until=until, forms=settings.watchlist.forms)
     with EdgarClient(settings.edgar) as client:
         discovery = discover_filings(client, entries, window)
+        history: list[Filing] = []  # earlier filings: baselines for the first ones in the window
         for company in {(f.cik, f.ticker, f.company) for f in discovery.filings}:
             record_company(store, cik=company[0], ticker=company[1], name=company[2])
             _record_company_facts(client, store, company, settings)
+            listed = Company(ticker=company[1], cik=company[0], name=company[2])
+            history += list_filings(client, listed, forms=settings.watchlist.forms, until=since)
         report = process_filings(
-            client, store, discovery.filings, load_lexicon(settings.lexicon.path)
+            client, store, discovery.filings, load_lexicon(settings.lexicon.path), history=history
         )
     report.failed += discovery.failed
     return report
