@@ -292,9 +292,11 @@ def test_backfill_trends_chart_and_rescan(mirror: Path, tmp_path: Path) -> None:
     assert "backfill: 6 processed" in filled.stderr  # the mirror's NVIDIA filings since then
     as_csv = run_monitor("trends", "NVDA", "--csv", env=env)
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
-    assert [r["period"] for r in rows] == [
+    assert [r["period"] for r in rows] == [  # the first two: earlier filings kept as baselines
+        "2024-01-28", "2024-04-28",
         "2024-07-28", "2024-10-27", "2025-01-26", "2025-04-27", "2025-07-27", "2025-10-26",
     ]  # fmt: skip
+    assert [r["new_warnings"] for r in rows][:2] == ["0", "0"]  # baselines alert nothing
     columns = {
         "ticker",
         "form",
