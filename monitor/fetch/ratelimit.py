@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable
 
 MAX_RATE_PER_S = 10.0
-WINDOW_S = 1.05  # a little over one second, so clock skew between us and SEC never adds up to 11
+WINDOW_S = 1.1  # over one second, so jitter between us and SEC never makes 11 in a second
 
 
 class RateLimiter:
