@@ -29,7 +29,7 @@ from monitor.report.scan import (
 )
 from monitor.report.tables import render_records, write_output
 from monitor.settings import Settings, load_settings
-from monitor.store.db import open_store
+from monitor.store.db import mute_finding, open_store
 from monitor.store.trends import TREND_COLUMNS, trend_table
 
 logger = logging.getLogger(__name__)
@@ -162,6 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_format_flags(run)
     run.set_defaults(handler=_cmd_run)
+
+    mute = commands.add_parser(
+        "mute", parents=[common], help="silence a warning judged noise, for good"
+    )
+    mute.add_argument("finding_id", metavar="FINDING_ID", help="as the alert and digest show it")
+    mute.add_argument("--reason", metavar="TEXT", help="why, kept with the mute")
+    mute.set_defaults(handler=_cmd_mute)
     return parser
 
 
@@ -290,6 +297,14 @@ def _cmd_rescan(args: argparse.Namespace, settings: Settings) -> int:
         report = pipeline.rescan(settings, store, tickers=args.tickers, since=args.since)
     sys.stderr.write(f"rescan: {report.processed} processed, {len(report.failed)} failed\n")
     return pipeline.EXIT_FAILURES if report.failed else pipeline.EXIT_OK
+
+
+def _cmd_mute(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings.store.path)
+    when = datetime.now(EASTERN)
+    tickers = mute_finding(store, args.finding_id, reason=args.reason, when=when)
+    sys.stdout.write(f"muted {args.finding_id} for {', '.join(tickers)}\n")
+    return pipeline.EXIT_OK
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:

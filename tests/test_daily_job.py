@@ -54,7 +54,7 @@ def test_days_of_nvidia(edgar_server: EdgarTestServer, smtp_server: Inbox, tmp_p
     rows = list(csv.DictReader(io.StringIO(digest.read_text(encoding="utf-8"))))
     assert list(rows[0]) == [
         "run_date", "ticker", "company", "cik", "form", "filed", "accepted", "accession", "period",
-        "section", "category", "severity", "change", "sentence", "url", "figures",
+        "section", "category", "severity", "change", "sentence", "url", "figures", "finding_id",
     ]  # fmt: skip
     assert any("April 9, 2025" in r["sentence"] and r["change"] == "new" for r in rows)
     assert any(r["category"].startswith("signal:") for r in rows)
@@ -62,6 +62,22 @@ def test_days_of_nvidia(edgar_server: EdgarTestServer, smtp_server: Inbox, tmp_p
     again = run_monitor("run", "--as-of", "2025-05-28", "--tickers", "NVDA", env=env)
     assert again.returncode == 0 and len(smtp_server.messages) == 1  # nothing twice
     assert digest.read_text(encoding="utf-8").count("\n") == len(rows) + 1  # earlier rows kept
+
+    # An analyst mutes one warning (its id is in the e-mail); the day's digest, rebuilt by
+    # the next run, drops every row of that paragraph and keeps the others.
+    noise = next(r for r in rows if r["finding_id"] and r["category"] != "export_control")
+    assert f"monitor mute {noise['finding_id']}" in text
+    unknown = run_monitor("mute", "0123456789ab", env=env)
+    assert unknown.returncode == 1 and "'0123456789ab'" in unknown.stderr
+    muted = run_monitor("mute", noise["finding_id"], "--reason", "boilerplate", env=env)
+    assert muted.returncode == 0 and "NVDA" in muted.stdout, muted.stderr
+    rerun = run_monitor("run", "--as-of", "2025-05-28", "--tickers", "NVDA", env=env)
+    assert rerun.returncode == 0 and len(smtp_server.messages) == 1
+    kept = list(csv.DictReader(io.StringIO(digest.read_text(encoding="utf-8"))))
+    gone = [r for r in rows if r["finding_id"] not in {k["finding_id"] for k in kept}]
+    assert noise in gone and 0 < len(kept) < len(rows)
+    assert all(r["accession"] == noise["accession"] for r in gone)
+    assert any("April 9, 2025" in r["sentence"] for r in kept)
 
     before = len(edgar_server.requests)
     quiet = run_monitor("run", "--as-of", "2025-06-02", "--tickers", "NVDA", env=env)

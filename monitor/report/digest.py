@@ -10,7 +10,7 @@ from monitor.report.tables import render_records
 
 DIGEST_COLUMNS = (
     "run_date", "ticker", "company", "cik", "form", "filed", "accepted", "accession", "period",
-    "section", "category", "severity", "change", "sentence", "url", "figures",
+    "section", "category", "severity", "change", "sentence", "url", "figures", "finding_id",
 )  # fmt: skip
 
 

@@ -113,6 +113,7 @@ def _text(rows: Sequence[dict[str, object]], run_date: date) -> str:
                 lines.append(f"    added: {_added(row)}")
             if row["figures"]:
                 lines.append(f"    figures: {row['figures']}")
+            lines.append(f"    noise? monitor mute {row['finding_id']}")
         lines.append("")
     lines.append(f"The day's digest: digests/{run_date}.csv")
     return "\n".join(lines) + "\n"
@@ -143,7 +144,8 @@ def _html(rows: Sequence[dict[str, object]], run_date: date) -> str:
             where = e(row["section"] or "no section")
             parts.append(
                 f"<li>{label}, severity {e(row['severity'])}, {where}"
-                f"<br>{e(row['sentence'])}{added}</li>"
+                f"<br>{e(row['sentence'])}{added}"
+                f"<br><small>noise? <code>monitor mute {e(row['finding_id'])}</code></small></li>"
             )
         parts.append("</ul>")
     parts.append("</body></html>")

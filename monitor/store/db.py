@@ -9,6 +9,7 @@ leaves no half-written filing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from monitor.detect.changes import Comparison
 from monitor.detect.inventory import Quarter, RevenueShare, Signal
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, MonitorError
 from monitor.models import Document, Filing, Finding, RiskSummary
 
 MIGRATIONS: tuple[str, ...] = (
@@ -95,10 +96,17 @@ MIGRATIONS: tuple[str, ...] = (
         cik INTEGER PRIMARY KEY REFERENCES companies (cik), last_success TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE mutes (
+        cik INTEGER NOT NULL REFERENCES companies (cik),
+        paragraph TEXT NOT NULL, finding_id TEXT NOT NULL, reason TEXT, muted TEXT NOT NULL,
+        PRIMARY KEY (cik, paragraph)
+    );
+    """,
 )
 DATA_TABLES = (
     "companies", "filings", "sections", "findings", "facts", "revenue_shares", "signals",
-    "alerts", "run_filings", "company_state",
+    "alerts", "run_filings", "company_state", "mutes",
 )  # fmt: skip
 
 
@@ -431,7 +439,7 @@ def warning_rows(store: Store, run_date: date) -> list[dict[str, object]]:
     findings = db.execute(
         "SELECT f.accession, c.ticker, c.name, c.cik, f.form, f.filed, f.accepted, f.period, "
         "x.section, x.category, x.severity, x.change, x.sentence, f.url, x.amounts, x.dates, "
-        "x.finding_id, x.diff "
+        "x.finding_id, x.diff, x.text "
         "FROM run_filings r JOIN filings f ON f.accession = r.accession "
         "JOIN companies c ON c.cik = f.cik JOIN findings x ON x.accession = f.accession "
         "WHERE r.run_date = ? AND x.change IN ('new', 'changed') "
@@ -446,10 +454,13 @@ def warning_rows(store: Store, run_date: date) -> list[dict[str, object]]:
         "WHERE r.run_date = ? ORDER BY f.accepted, s.kind",
         (run_date.isoformat(),),
     ).fetchall()
+    muted = set(db.execute("SELECT cik, paragraph FROM mutes").fetchall())
     rows: list[dict[str, object]] = []
     for row in findings:
         (accession, ticker, name, cik, form, filed, accepted, period, section) = row[:9]
-        (category, severity, change, sentence, url, amounts, dates, finding_id, diff) = row[9:]
+        (category, severity, change, sentence, url, amounts, dates, finding_id, diff) = row[9:18]
+        if (cik, paragraph_key(str(row[18]))) in muted:
+            continue
         rows.append({
             "run_date": run_date.isoformat(), "ticker": ticker, "company": name, "cik": cik,
             "form": form, "filed": filed, "accepted": accepted, "accession": accession,
@@ -467,6 +478,33 @@ def warning_rows(store: Store, run_date: date) -> list[dict[str, object]]:
             "finding_id": None, "diff": None,
         })  # fmt: skip
     return rows
+
+
+def paragraph_key(text: str) -> str:
+    """What identifies a paragraph for muting: its words, whatever the spacing."""
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+
+
+def mute_finding(store: Store, finding_id: str, *, reason: str | None, when: datetime) -> list[str]:
+    """Silence the paragraph behind `finding_id` for each company whose filings carry it;
+    the tickers muted. A finding id no stored filing carries is a `MonitorError`."""
+    found = store.connection.execute(
+        "SELECT DISTINCT f.cik, c.ticker, x.text FROM findings x "
+        "JOIN filings f ON f.accession = x.accession JOIN companies c ON c.cik = f.cik "
+        "WHERE x.finding_id = ? ORDER BY c.ticker",
+        (finding_id,),
+    ).fetchall()
+    if not found:
+        raise MonitorError(f"no stored finding has the id {finding_id!r}")
+    with store.transaction() as db:
+        for cik, _, text in found:
+            db.execute(
+                "INSERT INTO mutes (cik, paragraph, finding_id, reason, muted) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (cik, paragraph) DO UPDATE SET "
+                "reason = excluded.reason, muted = excluded.muted",
+                (cik, paragraph_key(str(text)), finding_id, reason, when.isoformat()),
+            )
+    return sorted({str(ticker) for _, ticker, _ in found})
 
 
 def add_alert(store: Store, *, message_id: str, run_date: date, subject: str, body: str) -> None:
