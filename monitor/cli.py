@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 from monitor import __version__, pipeline
@@ -34,7 +34,7 @@ from monitor.store.trends import TREND_COLUMNS, trend_table
 
 logger = logging.getLogger(__name__)
 
-JOB_COMMANDS = {"run", "backfill", "rescan"}
+JOB_COMMANDS = {"run", "backfill", "rescan", "replay"}
 FILING_COLUMNS = ("ticker", "form", "filed", "accepted", "period", "accession", "items", "url")
 
 
@@ -162,6 +162,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_format_flags(run)
     run.set_defaults(handler=_cmd_run)
+
+    replay = commands.add_parser(
+        "replay", parents=[common], help="the daily job for each day of a past window"
+    )
+    replay.add_argument("--from", dest="start", type=_iso_date, required=True, metavar="D")
+    replay.add_argument("--to", dest="end", type=_iso_date, required=True, metavar="D")
+    replay.add_argument("--tickers", nargs="+", metavar="T", help="only these companies")
+    replay.add_argument(
+        "--send", action="store_true", help="send the alerts as configured (default: .eml files)"
+    )
+    replay.set_defaults(handler=_cmd_replay)
 
     mute = commands.add_parser(
         "mute", parents=[common], help="silence a warning judged noise, for good"
@@ -299,6 +310,25 @@ def _cmd_rescan(args: argparse.Namespace, settings: Settings) -> int:
     return pipeline.EXIT_FAILURES if report.failed else pipeline.EXIT_OK
 
 
+def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    results = pipeline.replay(
+        settings, start=args.start, end=args.end, tickers=args.tickers, send=args.send
+    )
+    days = [r for r in results if r.report.processed or r.report.failed or r.alert]
+    for result in days:
+        sys.stderr.write(
+            f"replay {result.digest.stem if result.digest else '?'}: "
+            f"{result.report.processed} processed, {len(result.report.failed)} failed; "
+            f"alert {result.alert or 'none'}\n"
+        )
+    alerts = sum(1 for r in results if r.alert)
+    sys.stderr.write(
+        f"replay {args.start}..{args.end}: {len(results)} day(s), {len(days)} with filings, "
+        f"{alerts} alert(s); digests in {settings.output.dir / 'digests'}\n"
+    )
+    return max((r.exit_status for r in results), default=pipeline.EXIT_OK)
+
+
 def _cmd_mute(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings.store.path)
     when = datetime.now(EASTERN)
@@ -308,11 +338,7 @@ def _cmd_mute(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    now = datetime.now(EASTERN)
-    if args.as_of is not None:
-        now = datetime.combine(args.as_of + timedelta(days=1), time(), EASTERN) - timedelta(
-            microseconds=1
-        )
+    now = datetime.now(EASTERN) if args.as_of is None else pipeline.end_of_day(args.as_of)
     result = pipeline.run_once(settings, now=now, tickers=args.tickers, dry_run=args.dry_run)
     _print_filings(result.discovery, args)
     report = result.report

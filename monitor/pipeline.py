@@ -10,8 +10,8 @@ import fcntl
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from monitor.detect.changes import Baseline, Comparison, choose_baselines, compare_filings
@@ -254,6 +254,52 @@ def _run(
         if entry_ticker not in troubled and not result.report.pending:
             record_success(store, cik, now)
     return result
+
+
+def end_of_day(day: date) -> datetime:
+    """The last instant of `day` in New York, where EDGAR's dates live."""
+    return datetime.combine(day + timedelta(days=1), time(), EASTERN) - timedelta(microseconds=1)
+
+
+def replay(
+    settings: Settings,
+    *,
+    start: date,
+    end: date,
+    tickers: Sequence[str] | None = None,
+    send: bool = False,
+) -> list[RunResult]:
+    """The daily job for each day from `start` to `end` as if it were that day, under one
+    lock. Alerts go to `.eml` files unless `send`, so nobody is mailed years of history.
+    The store must not know a later day (replay cannot move a company back in time), and
+    without `send` it must hold no pending alert (which would go to a file, not a person)."""
+    if end < start:
+        raise MonitorError(f"replay: --to {end} is before --from {start}")
+    if not send:
+        settings = replace(settings, email=replace(settings.email, transport="file"))
+    results: list[RunResult] = []
+    with job_lock(settings.store.path):
+        store = open_store(settings.store.path)
+        try:
+            later = [w for w in known_successes(store) if w > end_of_day(start - timedelta(days=1))]
+            if later:
+                raise MonitorError(
+                    f"replay: the store {settings.store.path} already ran up to {max(later)}; "
+                    "replay into a fresh store (MONITOR_STORE_PATH)"
+                )
+            if not send and pending_alerts(store):
+                raise MonitorError(
+                    f"replay: the store {settings.store.path} holds pending alerts that a "
+                    "replay would write to files instead of sending; run `monitor run` first"
+                )
+            day = start
+            while day <= end:
+                now = end_of_day(day)
+                results.append(_run(settings, store, now=now, tickers=tickers, dry_run=False))
+                day += timedelta(days=1)
+        finally:
+            store.close()
+    return results
 
 
 def known_successes(store: Store) -> list[datetime]:

@@ -132,3 +132,24 @@ def test_a_second_job_exits_3_and_changes_nothing(mirror: Path, tmp_path: Path) 
     assert blocked.returncode == backfill.returncode == 3
     assert "another monitor job holds" in blocked.stderr
     assert not store.exists()
+
+
+def test_replay_writes_alerts_to_files(
+    edgar_server: EdgarTestServer, smtp_server: Inbox, tmp_path: Path
+) -> None:
+    env = env_for(edgar_server, smtp_server, tmp_path)
+    replay = run_monitor(
+        "replay", "--from", "2025-05-26", "--to", "2025-05-29", "--tickers", "NVDA", env=env
+    )
+    assert replay.returncode == 0, replay.stderr
+    assert smtp_server.messages == []  # SMTP is configured, yet nobody is mailed
+    digests = sorted(p.name for p in (tmp_path / "out/digests").iterdir())
+    assert digests == [f"2025-05-{d}.csv" for d in (26, 27, 28, 29)]
+    (eml,) = (tmp_path / "out/alerts").glob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=default)
+    assert "2025-05-28" in message["Subject"] and "NVDA" in message["Subject"]
+    assert "$4.5 billion" in message.get_body(("plain",)).get_content()
+    assert "1 alert(s)" in replay.stderr
+
+    again = run_monitor("replay", "--from", "2025-05-26", "--to", "2025-05-27", env=env)
+    assert again.returncode == 1 and "fresh store" in again.stderr  # never back in time
