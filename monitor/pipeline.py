@@ -202,8 +202,12 @@ def _run(
     run_date = now.astimezone(EASTERN).date()
     default_start = now - timedelta(days=settings.run.lookback_days)
     starts = [default_start, *known_successes(store)]
+    # A filing accepted after 17:30 ET carries the next business day's filing date, so the
+    # window runs a few days past `now` by filing date; _is_due keeps what was accepted by now.
     window = Window(
-        since=min(starts).astimezone(EASTERN).date(), until=run_date, forms=settings.watchlist.forms
+        since=min(starts).astimezone(EASTERN).date(),
+        until=run_date + timedelta(days=AFTER_HOURS_DAYS),
+        forms=settings.watchlist.forms,
     )
     entries = select_entries(settings, tickers)
     with EdgarClient(settings.edgar) as client:
@@ -254,6 +258,9 @@ def _run(
         if entry_ticker not in troubled and not result.report.pending:
             record_success(store, cik, now)
     return result
+
+
+AFTER_HOURS_DAYS = 4  # Friday evening to Tuesday after a Monday holiday
 
 
 def end_of_day(day: date) -> datetime:

@@ -153,3 +153,19 @@ def test_replay_writes_alerts_to_files(
 
     again = run_monitor("replay", "--from", "2025-05-26", "--to", "2025-05-27", env=env)
     assert again.returncode == 1 and "fresh store" in again.stderr  # never back in time
+
+
+def test_a_filing_accepted_after_hours_is_taken_the_day_it_was_accepted(
+    edgar_server: EdgarTestServer, smtp_server: Inbox, tmp_path: Path
+) -> None:
+    # NVIDIA's 10-Q 0001045810-23-000175 was accepted on Friday 2023-08-25 at 19:36 ET,
+    # after EDGAR's 17:30 cut-off, so its filing date is Monday 2023-08-28.
+    env = env_for(edgar_server, smtp_server, tmp_path)
+    replay = run_monitor(
+        "replay", "--from", "2023-08-24", "--to", "2023-08-28", "--tickers", "NVDA", env=env
+    )
+    assert replay.returncode == 0, replay.stderr
+    friday = (tmp_path / "out/digests/2023-08-25.csv").read_text(encoding="utf-8")
+    assert "0001045810-23-000175" in friday and "2023-08-28" in friday
+    monday = (tmp_path / "out/digests/2023-08-28.csv").read_text(encoding="utf-8")
+    assert "0001045810-23-000175" not in monday  # taken once, on the day it was accepted
