@@ -331,8 +331,11 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_mute(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings.store.path)
-    when = datetime.now(EASTERN)
-    tickers = mute_finding(store, args.finding_id, reason=args.reason, when=when)
+    try:
+        when = datetime.now(EASTERN)
+        tickers = mute_finding(store, args.finding_id, reason=args.reason, when=when)
+    finally:
+        store.close()
     sys.stdout.write(f"muted {args.finding_id} for {', '.join(tickers)}\n")
     return pipeline.EXIT_OK
 
