@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
-from monitor import __version__, pipeline
+from monitor import __version__, daily, pipeline
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch.client import EdgarClient
 from monitor.models import EASTERN
@@ -34,7 +34,7 @@ from monitor.store.trends import TREND_COLUMNS, trend_table
 
 logger = logging.getLogger(__name__)
 
-JOB_COMMANDS = {"run", "backfill", "rescan", "replay"}
+JOB_COMMANDS = {"run", "backfill", "rescan", "replay", "serve"}
 FILING_COLUMNS = ("ticker", "form", "filed", "accepted", "period", "accession", "items", "url")
 
 
@@ -174,6 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.set_defaults(handler=_cmd_replay)
 
+    serve = commands.add_parser(
+        "serve", parents=[common], help="the daily job on [schedule] cron, until stopped"
+    )
+    serve.add_argument("--tickers", nargs="+", metavar="T", help="only these companies")
+    serve.add_argument(
+        "--run-now", action="store_true", help="also run the job once at start, then on schedule"
+    )
+    serve.set_defaults(handler=_cmd_serve)
+
     mute = commands.add_parser(
         "mute", parents=[common], help="silence a warning judged noise, for good"
     )
@@ -311,7 +320,7 @@ def _cmd_rescan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    results = pipeline.replay(
+    results = daily.replay(
         settings, start=args.start, end=args.end, tickers=args.tickers, send=args.send
     )
     days = [r for r in results if r.report.processed or r.report.failed or r.alert]
@@ -329,6 +338,12 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     return max((r.exit_status for r in results), default=pipeline.EXIT_OK)
 
 
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from monitor.serve import serve  # APScheduler: only for the service
+
+    return serve(settings, tickers=args.tickers, run_now=args.run_now)
+
+
 def _cmd_mute(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings.store.path)
     try:
@@ -341,8 +356,8 @@ def _cmd_mute(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    now = datetime.now(EASTERN) if args.as_of is None else pipeline.end_of_day(args.as_of)
-    result = pipeline.run_once(settings, now=now, tickers=args.tickers, dry_run=args.dry_run)
+    now = datetime.now(EASTERN) if args.as_of is None else daily.end_of_day(args.as_of)
+    result = daily.run_once(settings, now=now, tickers=args.tickers, dry_run=args.dry_run)
     _print_filings(result.discovery, args)
     report = result.report
     sys.stderr.write(

@@ -1,7 +1,9 @@
 """Wiring of the stages: fetch → parse → detect → store → report.
 
-For now the daily job is discovery: which of the watchlist's filings fall in the
-look-back window. Later stages hang off `run_once`.
+Discovery (which of the watchlist's filings fall in a window), `process_filings` (one
+filing at a time: fetch, parse, detect, compare, store), backfill and rescan, and the
+one-document commands. The daily job that drives them is in `monitor.daily`; every job
+takes `job_lock` first.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ import fcntl
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from monitor.detect.changes import Baseline, Comparison, choose_baselines, compare_filings
@@ -26,7 +28,6 @@ from monitor.detect.inventory import (
 from monitor.detect.lexicon import Lexicon, load_lexicon
 from monitor.errors import (
     ConfigError,
-    DeliveryError,
     FetchError,
     MonitorError,
     NotFoundError,
@@ -36,28 +37,18 @@ from monitor.errors import (
 )
 from monitor.fetch.client import EdgarClient
 from monitor.fetch.filings import list_filings, load_ticker_map, newest_first, resolve_company
-from monitor.models import EASTERN, SEC_DATA, Company, Document, Filing, RiskSummary
+from monitor.models import SEC_DATA, Company, Document, Filing, RiskSummary
 from monitor.parse.document import parse_document
 from monitor.parse.xbrl import geographic_revenue
-from monitor.report.digest import write_digest
-from monitor.report.mail import build_alert, deliver
 from monitor.settings import Settings
 from monitor.store.db import (
     Store,
-    add_alert,
     filing_state,
-    last_success,
-    open_store,
-    pending_alerts,
     record_company,
-    record_delivery,
     record_facts,
     record_processed,
-    record_run_filing,
     record_status,
-    record_success,
     stored_filings,
-    warning_rows,
 )
 from monitor.watchlist import WatchlistEntry, load_watchlist
 
@@ -136,22 +127,6 @@ def discover_filings(
     return discovery
 
 
-@dataclass(kw_only=True)
-class RunResult:
-    discovery: Discovery
-    report: ProcessReport = field(default_factory=lambda: ProcessReport())
-    digest: Path | None = None
-    alert: str | None = None  # the Message-ID of this run's alert, if it had warnings
-    undelivered: list[str] = field(default_factory=list)
-
-    @property
-    def exit_status(self) -> int:
-        if self.discovery.unknown:
-            return EXIT_CONFIG
-        failed = self.discovery.failed or self.report.failed or self.report.pending
-        return EXIT_FAILURES if failed or self.undelivered else EXIT_OK
-
-
 class LockError(MonitorError):
     """Another job holds the lock (exit status 3)."""
 
@@ -172,167 +147,6 @@ def job_lock(store_path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def run_once(
-    settings: Settings,
-    *,
-    now: datetime,
-    tickers: Sequence[str] | None = None,
-    dry_run: bool = False,
-) -> RunResult:
-    """The daily job: new filings since each company's last successful run, processed,
-    stored, the day's digest written and one alert sent for this run's warnings."""
-    with job_lock(settings.store.path):
-        store = open_store(settings.store.path)
-        try:
-            return _run(settings, store, now=now, tickers=tickers, dry_run=dry_run)
-        finally:
-            store.close()
-
-
-def _run(
-    settings: Settings,
-    store: Store,
-    *,
-    now: datetime,
-    tickers: Sequence[str] | None,
-    dry_run: bool,
-) -> RunResult:
-    run_date = now.astimezone(EASTERN).date()
-    default_start = now - timedelta(days=settings.run.lookback_days)
-    starts = [default_start, *known_successes(store)]
-    # A filing accepted after 17:30 ET carries the next business day's filing date, so the
-    # window runs a few days past `now` by filing date; _is_due keeps what was accepted by now.
-    window = Window(
-        since=min(starts).astimezone(EASTERN).date(),
-        until=run_date + timedelta(days=AFTER_HOURS_DAYS),
-        forms=settings.watchlist.forms,
-    )
-    entries = select_entries(settings, tickers)
-    with EdgarClient(settings.edgar) as client:
-        discovery = discover_filings(client, entries, window)
-        result = RunResult(discovery=discovery)
-        todo = [f for f in discovery.filings if _is_due(store, f, now, default_start)]
-        discovery.filings = newest_first(todo)
-        if dry_run:
-            return result
-        history: list[Filing] = []
-        companies = {(f.cik, f.ticker, f.company) for f in todo}
-        for cik, ticker, name in companies:
-            record_company(store, cik=cik, ticker=ticker, name=name)
-            listed = Company(ticker=ticker, cik=cik, name=name)
-            history += list_filings(client, listed, forms=settings.watchlist.forms)
-        lexicon = load_lexicon(settings.lexicon.path)
-        result.report = process_filings(client, store, todo, lexicon, history=history)
-        for triple in companies:
-            _record_company_facts(client, store, triple, settings)
-    for accession in result.report.accessions:
-        record_run_filing(store, run_date, accession)
-    rows = warning_rows(store, run_date)
-    result.digest = write_digest(rows, run_date, settings.output.dir)
-    mine = [r for r in rows if r["accession"] in set(result.report.accessions)]
-    if mine:
-        message = build_alert(mine, run_date, settings.email)
-        result.alert = str(message["Message-ID"])
-        add_alert(
-            store,
-            message_id=result.alert,
-            run_date=run_date,
-            subject=str(message["Subject"]),
-            body=message.as_string(),
-        )
-    for message_id, raw in pending_alerts(store):
-        try:
-            deliver(raw, message_id, settings.email, settings.output.dir)
-        except DeliveryError as exc:
-            logger.error("%s", exc)
-            record_delivery(store, message_id, error=str(exc))
-            result.undelivered.append(message_id)
-        else:
-            record_delivery(store, message_id, error=None)
-    troubled = {f.split(" ")[0] for f in result.report.failed}
-    for entry_ticker, cik in {(f.ticker, f.cik) for f in discovery.filings} | _quiet_companies(
-        store, discovery
-    ):
-        if entry_ticker not in troubled and not result.report.pending:
-            record_success(store, cik, now)
-    return result
-
-
-AFTER_HOURS_DAYS = 4  # Friday evening to Tuesday after a Monday holiday
-
-
-def end_of_day(day: date) -> datetime:
-    """The last instant of `day` in New York, where EDGAR's dates live."""
-    return datetime.combine(day + timedelta(days=1), time(), EASTERN) - timedelta(microseconds=1)
-
-
-def replay(
-    settings: Settings,
-    *,
-    start: date,
-    end: date,
-    tickers: Sequence[str] | None = None,
-    send: bool = False,
-) -> list[RunResult]:
-    """The daily job for each day from `start` to `end` as if it were that day, under one
-    lock. Alerts go to `.eml` files unless `send`, so nobody is mailed years of history.
-    The store must not know a later day (replay cannot move a company back in time), and
-    without `send` it must hold no pending alert (which would go to a file, not a person)."""
-    if end < start:
-        raise MonitorError(f"replay: --to {end} is before --from {start}")
-    if not send:
-        settings = replace(settings, email=replace(settings.email, transport="file"))
-    results: list[RunResult] = []
-    with job_lock(settings.store.path):
-        store = open_store(settings.store.path)
-        try:
-            later = [w for w in known_successes(store) if w > end_of_day(start - timedelta(days=1))]
-            if later:
-                raise MonitorError(
-                    f"replay: the store {settings.store.path} already ran up to {max(later)}; "
-                    "replay into a fresh store (MONITOR_STORE_PATH)"
-                )
-            if not send and pending_alerts(store):
-                raise MonitorError(
-                    f"replay: the store {settings.store.path} holds pending alerts that a "
-                    "replay would write to files instead of sending; run `monitor run` first"
-                )
-            day = start
-            while day <= end:
-                now = end_of_day(day)
-                results.append(_run(settings, store, now=now, tickers=tickers, dry_run=False))
-                day += timedelta(days=1)
-        finally:
-            store.close()
-    return results
-
-
-def known_successes(store: Store) -> list[datetime]:
-    return [
-        datetime.fromisoformat(str(row[0]))
-        for row in store.connection.execute("SELECT last_success FROM company_state")
-    ]
-
-
-def _quiet_companies(store: Store, discovery: Discovery) -> set[tuple[str, int]]:
-    """Companies the run looked at and found nothing for: their state moves on too."""
-    rows = store.connection.execute("SELECT ticker, cik FROM companies").fetchall()
-    return {(str(t), int(c)) for t, c in rows if str(t) not in discovery.unknown}
-
-
-def _is_due(store: Store, filing: Filing, now: datetime, default_start: datetime) -> bool:
-    """Accepted since the company's last successful run (and not after `now`), and not
-    already settled; failed filings are retried up to five attempts."""
-    start = last_success(store, filing.cik) or default_start
-    if not start < filing.accepted <= now:
-        state = filing_state(store, filing.accession)
-        return state is not None and state[0] in ("failed", "pending") and state[1] < MAX_ATTEMPTS
-    state = filing_state(store, filing.accession)
-    if state is None:
-        return True
-    return state[0] in ("failed", "pending") and state[1] < MAX_ATTEMPTS
 
 
 def _resolve_companies(
@@ -482,7 +296,7 @@ def backfill(
         history: list[Filing] = []  # earlier filings: baselines for the first ones in the window
         for company in {(f.cik, f.ticker, f.company) for f in discovery.filings}:
             record_company(store, cik=company[0], ticker=company[1], name=company[2])
-            _record_company_facts(client, store, company, settings)
+            record_company_facts(client, store, company, settings)
             listed = Company(ticker=company[1], cik=company[0], name=company[2])
             history += list_filings(client, listed, forms=settings.watchlist.forms, until=since)
         report = process_filings(
@@ -593,7 +407,7 @@ def rescan(
         return process_filings(client, store, filings, load_lexicon(settings.lexicon.path))
 
 
-def _record_company_facts(
+def record_company_facts(
     client: EdgarClient, store: Store, company: tuple[int, str, str], settings: Settings
 ) -> None:
     cik, ticker, name = company

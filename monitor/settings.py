@@ -73,6 +73,7 @@ class RunSettings:
 class ScheduleSettings:
     cron: str = "0 7 * * 1-5"
     timezone: str = "America/New_York"
+    misfire_grace_s: int = 3600  # a run due while the machine slept still runs this late
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -326,10 +327,10 @@ def _timezone(value: object) -> str | None:
 
 
 def _cron(value: object) -> str | None:
-    from apscheduler.triggers.cron import CronTrigger
+    from monitor.serve import cron_trigger  # APScheduler: only when the key is checked
 
     try:
-        CronTrigger.from_crontab(str(value), timezone="UTC")
+        cron_trigger(str(value), "UTC")
     except ValueError as exc:
         return f"must be a 5-field cron expression ({exc})"
     return None
@@ -358,12 +359,13 @@ _VALIDATORS: dict[tuple[str, str], Callable[[object], str | None]] = {
     ("run", "lookback_days"): _not_negative,
     ("schedule", "cron"): _cron,
     ("schedule", "timezone"): _timezone,
+    ("schedule", "misfire_grace_s"): _positive,
     ("signals", "inventory_qoq"): _positive,
     ("signals", "inventory_yoy"): _positive,
     ("signals", "dio_days"): _positive,
     ("signals", "writedown_share"): _positive,
     ("signals", "china_share_pp"): _positive,
     ("email", "transport"): _one_of("", "file", "smtp"),
-    ("email", "security"): _one_of("starttls", "ssl", "none"),
+    ("email", "security"): _one_of("starttls", "tls", "ssl", "none"),
     ("email", "smtp_port"): _port,
 }

@@ -4,6 +4,7 @@
 ticker = "NVDA"
 note = "AI accelerators; H20 licence requirement (April 2025)"
 # cik = 1045810   # optional: pins the company when the ticker list lacks it
+# recipients = ["chips-desk@example.com"]   # optional: also get this company's alerts
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class WatchlistEntry:
     ticker: str
     cik: int | None = None
     note: str = ""
+    recipients: tuple[str, ...] = ()  # besides [email] to: they get this company's alerts
 
 
 def load_watchlist(path: Path) -> tuple[WatchlistEntry, ...]:
@@ -49,7 +51,7 @@ def _read_entry(path: Path, number: int, entry: object) -> WatchlistEntry:
     where = f"{path}: [[company]] #{number}"
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: must be a table")
-    unknown = set(entry) - {"ticker", "cik", "note"}
+    unknown = set(entry) - {"ticker", "cik", "note", "recipients"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
     ticker = entry.get("ticker")
@@ -61,4 +63,11 @@ def _read_entry(path: Path, number: int, entry: object) -> WatchlistEntry:
     note = entry.get("note", "")
     if not isinstance(note, str):
         raise ConfigError(f"{where} ({ticker}): note must be a string")
-    return WatchlistEntry(ticker=ticker.strip().upper(), cik=cik, note=note)
+    recipients = entry.get("recipients", [])
+    if not isinstance(recipients, list) or not all(
+        isinstance(r, str) and "@" in r and not set(r) & set(" ,;<>\r\n") for r in recipients
+    ):
+        raise ConfigError(f"{where} ({ticker}): recipients must be a list of e-mail addresses")
+    return WatchlistEntry(
+        ticker=ticker.strip().upper(), cik=cik, note=note, recipients=tuple(recipients)
+    )

@@ -79,11 +79,13 @@ class Inbox:
 
         self.port = port
         self.messages: list[bytes] = []
+        self.envelopes: list[list[str]] = []  # RCPT TO of each message, in order
         inbox = self
 
         class Handler:
             async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
                 inbox.messages.append(envelope.content)  # type: ignore[attr-defined]
+                inbox.envelopes.append(list(envelope.rcpt_tos))  # type: ignore[attr-defined]
                 return "250 OK"
 
         self._handler = Handler()

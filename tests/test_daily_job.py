@@ -30,7 +30,7 @@ def env_for(edgar_server: EdgarTestServer, smtp: Inbox, tmp_path: Path) -> dict[
 
 
 def test_days_of_nvidia(edgar_server: EdgarTestServer, smtp_server: Inbox, tmp_path: Path) -> None:
-    env = env_for(edgar_server, smtp_server, tmp_path)
+    env = env_for(edgar_server, smtp_server, tmp_path) | {"MONITOR_EMAIL_OPS_TO": "ops@example.com"}
     baseline = run_monitor(
         "backfill", "--since", "2024-10-01", "--until", "2025-05-27", "--tickers", "NVDA", env=env
     )
@@ -50,6 +50,10 @@ def test_days_of_nvidia(edgar_server: EdgarTestServer, smtp_server: Inbox, tmp_p
     )
     html = message.get_body(("html",)).get_content()
     assert ("<script" not in html and "&amp;" in html) or "&#x27;" in html or "<li>" in html
+    (chart,) = [p for p in message.walk() if p.get_content_type() == "image/png"]
+    assert (
+        chart["Content-ID"].strip("<>") in html and chart.get_content()[:8] == b"\x89PNG\r\n\x1a\n"
+    )
     digest = tmp_path / "out/digests/2025-05-28.csv"
     rows = list(csv.DictReader(io.StringIO(digest.read_text(encoding="utf-8"))))
     assert list(rows[0]) == [
@@ -96,8 +100,13 @@ def test_days_of_nvidia(edgar_server: EdgarTestServer, smtp_server: Inbox, tmp_p
     smtp_server.start()
     later = run_monitor("run", "--as-of", "2025-08-28", "--tickers", "NVDA", env=env)
     assert later.returncode == 0, later.stderr
-    ids = [email.message_from_bytes(m, policy=default)["Message-ID"] for m in smtp_server.messages]
+    sent = [email.message_from_bytes(m, policy=default) for m in smtp_server.messages]
+    ids = [m["Message-ID"] for m in sent if "new warning" in m["Subject"]]
     assert len(ids) == 2 and len(set(ids)) == 2  # the pending alert went out once
+    (ops,) = [m for m in sent if "problem(s)" in m["Subject"]]  # the failed run told operations
+    assert ops["To"] == "ops@example.com" and "1 problem(s)" in ops["Subject"]
+    ops_text = ops.get_body(("plain",)).get_content()
+    assert f"alert {ids[1]} not delivered" in ops_text and "No run has succeeded since" in ops_text
 
 
 def test_alert_text_is_inert() -> None:
@@ -169,3 +178,58 @@ def test_a_filing_accepted_after_hours_is_taken_the_day_it_was_accepted(
     assert "0001045810-23-000175" in friday and "2023-08-28" in friday
     monday = (tmp_path / "out/digests/2023-08-28.csv").read_text(encoding="utf-8")
     assert "0001045810-23-000175" not in monday  # taken once, on the day it was accepted
+
+
+def test_watchlist_recipients_get_their_companies_alerts(
+    edgar_server: EdgarTestServer, smtp_server: Inbox, tmp_path: Path
+) -> None:
+    watchlist = tmp_path / "watchlist.toml"
+    watchlist.write_text(
+        '[[company]]\nticker = "NVDA"\nrecipients = ["chips@example.com", "analysts@example.com"]\n'
+        '[[company]]\nticker = "BA"\nrecipients = ["aero@example.com"]\n',
+        encoding="utf-8",
+    )
+    env = env_for(edgar_server, smtp_server, tmp_path) | {"MONITOR_WATCHLIST_PATH": str(watchlist)}
+    baseline = run_monitor("backfill", "--since", "2025-02-20", "--until", "2025-05-27", env=env)
+    assert baseline.returncode == 0, baseline.stderr
+    run = run_monitor("run", "--as-of", "2025-05-28", env=env)
+    assert run.returncode == 0, run.stderr
+    # NVIDIA filed that day, Boeing did not: the team gets the alert, the chips desk gets
+    # NVIDIA's (analysts@ is in [email] to, so it gets one message, not two), aero nothing.
+    assert sorted(smtp_server.envelopes) == [["analysts@example.com"], ["chips@example.com"]]
+    team, desk = sorted(
+        (email.message_from_bytes(m, policy=default) for m in smtp_server.messages),
+        key=lambda m: str(m["To"]),
+    )
+    assert desk["Message-ID"] != team["Message-ID"] and "NVDA" in desk["Subject"]
+    assert desk.get_body(("plain",)).get_content() == team.get_body(("plain",)).get_content()
+
+
+def test_a_job_kept_out_by_the_lock_for_two_days_tells_operations(
+    mirror: Path, tmp_path: Path
+) -> None:
+    from monitor.pipeline import job_lock
+
+    store = tmp_path / "monitor.db"
+    env = {
+        "MONITOR_EDGAR_MIRROR": str(mirror),
+        "MONITOR_STORE_PATH": str(store),
+        "MONITOR_OUTPUT_DIR": str(tmp_path / "out"),
+        "MONITOR_EDGAR_CACHE_DIR": str(tmp_path / "cache"),
+        "MONITOR_EMAIL_OPS_TO": "ops@example.com",
+    }
+    good = run_monitor("run", "--as-of", "2026-03-02", "--tickers", "NVDA", env=env)
+    assert good.returncode == 0, good.stderr
+    alerts = tmp_path / "out/alerts"
+    before = set(alerts.glob("*.eml")) if alerts.exists() else set()
+    with job_lock(store):  # a hung job
+        next_day = run_monitor("run", "--as-of", "2026-03-03", "--tickers", "NVDA", env=env)
+        assert next_day.returncode == 3 and not (set(alerts.glob("*.eml")) - before)
+        days_later = run_monitor("run", "--as-of", "2026-03-05", "--tickers", "NVDA", env=env)
+    assert days_later.returncode == 3
+    (notice,) = set(alerts.glob("*.eml")) - before
+    message = email.message_from_bytes(notice.read_bytes(), policy=default)
+    assert message["To"] == "ops@example.com"
+    assert "no successful run for two days" in message["Subject"]
+    text = message.get_body(("plain",)).get_content()
+    assert "another monitor job holds" in text and "since 2026-03-02 23:59" in text

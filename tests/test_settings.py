@@ -109,7 +109,7 @@ def test_environment_names_and_lists(tmp_path: Path, mirror: Path) -> None:
             "[email]\nsmtp_password = 'hunter2'\n",
             "extra.toml: [email] smtp_password: secrets are read only",
         ),
-        ("[email]\nsecurity = 'tls'\n", "extra.toml: [email] security: must be one of"),
+        ("[email]\nsecurity = 'tls1.3'\n", "extra.toml: [email] security: must be one of"),
         ("[store\npath = 'x'\n", "extra.toml: not valid TOML"),
     ],
 )

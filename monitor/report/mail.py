@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
+from email import parser as email_parser
 from email.message import EmailMessage
 from email.policy import SMTP
+from email.utils import getaddresses
 from html import escape
 from itertools import groupby
 from pathlib import Path
@@ -24,9 +26,15 @@ from monitor.settings import EmailSettings, email_transport
 
 
 def build_alert(
-    rows: Sequence[dict[str, object]], run_date: date, email: EmailSettings
+    rows: Sequence[dict[str, object]],
+    run_date: date,
+    email: EmailSettings,
+    *,
+    to: Sequence[str] | None = None,
+    charts: Mapping[str, bytes] | None = None,
 ) -> EmailMessage:
-    """The day's warnings and signals as one message (rows as the digest has them)."""
+    """The day's warnings and signals as one message (rows as the digest has them), to
+    `to` (default: [email] to), with each company's trend chart (PNG) inline."""
     tickers = sorted({str(r["ticker"]) for r in rows})
     warnings = [r for r in rows if not str(r["category"]).startswith("signal:")]
     signals = [r for r in rows if str(r["category"]).startswith("signal:")]
@@ -36,19 +44,42 @@ def build_alert(
         f"{len(signals)} signal(s) — {', '.join(tickers)}"
     )
     message["From"] = email.from_ or "filing-risk-monitor@localhost"
-    message["To"] = ", ".join(email.to) or "analysts@localhost"
-    digest = hashlib.sha256(
-        "|".join(
-            [
-                run_date.isoformat(),
-                *(f"{r['accession']}:{r['finding_id']}:{r['category']}" for r in rows),
-            ]
-        ).encode()
-    ).hexdigest()[:24]
-    message["Message-ID"] = f"<{digest}@filing-risk-monitor>"
+    recipients = list(email.to if to is None else to)
+    message["To"] = ", ".join(recipients) or "analysts@localhost"
+    keys = [f"{r['accession']}:{r['finding_id']}:{r['category']}" for r in rows]
+    message["Message-ID"] = _message_id(run_date.isoformat(), *keys, *recipients)
+    charts = {t: png for t, png in (charts or {}).items() if t in tickers}
     message.set_content(_text(rows, run_date))
-    message.add_alternative(_html(rows, run_date), subtype="html")
+    message.add_alternative(_html(rows, run_date, charts), subtype="html")
+    html_part = message.get_body(("html",))
+    assert html_part is not None
+    for ticker, png in sorted(charts.items()):
+        html_part.add_related(png, "image", "png", cid=_chart_cid(ticker),
+                              filename=f"{ticker}.png")  # fmt: skip
     return message
+
+
+def build_ops_message(
+    subject: str, lines: Sequence[str], run_date: date, email: EmailSettings
+) -> EmailMessage:
+    """An operations notice (a failed run, no successful run for days) to [email] ops_to."""
+    message = EmailMessage(policy=SMTP)
+    message["Subject"] = f"Filing Risk Monitor {run_date}: {subject}"
+    message["From"] = email.from_ or "filing-risk-monitor@localhost"
+    message["To"] = ", ".join(email.ops_to or email.to) or "operations@localhost"
+    message["Message-ID"] = _message_id("ops", run_date.isoformat(), subject, *lines)
+    message.set_content("\n".join([subject, "", *lines]) + "\n")
+    return message
+
+
+def _message_id(*parts: str) -> str:
+    """Derived from what the message says, so a resend after a crash carries the same one."""
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+    return f"<{digest}@filing-risk-monitor>"
+
+
+def _chart_cid(ticker: str) -> str:
+    return f"<chart-{ticker.lower()}@filing-risk-monitor>"
 
 
 def deliver(raw: str, message_id: str, email: EmailSettings, out_dir: Path) -> None:
@@ -58,11 +89,16 @@ def deliver(raw: str, message_id: str, email: EmailSettings, out_dir: Path) -> N
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(raw, encoding="utf-8")
         return
-    recipients = list(email.to)
+    headers = email_parser.HeaderParser(policy=SMTP).parsestr(raw)
+    recipients = [address for _, address in getaddresses(headers.get_all("To", []))]
+    recipients = [r for r in recipients if r and not r.endswith("@localhost")]
     if not recipients:
-        raise DeliveryError("[email] to lists no recipients; the alert stays pending")
+        raise DeliveryError(
+            f"alert {message_id} names no recipient ([email] to, ops_to or the watchlist's "
+            "recipients); it stays pending"
+        )
     try:
-        if email.security == "ssl":
+        if email.security in ("tls", "ssl"):  # implicit TLS (port 465)
             client: smtplib.SMTP = smtplib.SMTP_SSL(
                 email.smtp_host, email.smtp_port, timeout=30, context=ssl.create_default_context()
             )
@@ -119,7 +155,7 @@ def _text(rows: Sequence[dict[str, object]], run_date: date) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _html(rows: Sequence[dict[str, object]], run_date: date) -> str:
+def _html(rows: Sequence[dict[str, object]], run_date: date, charts: Mapping[str, bytes]) -> str:
     def e(value: object) -> str:
         return escape(str(value), quote=True)
 
@@ -148,5 +184,8 @@ def _html(rows: Sequence[dict[str, object]], run_date: date) -> str:
                 f"<br><small>noise? <code>monitor mute {e(row['finding_id'])}</code></small></li>"
             )
         parts.append("</ul>")
+    for ticker in sorted(charts):
+        cid = _chart_cid(ticker).strip("<>")
+        parts.append(f'<p><img src="cid:{e(cid)}" alt="{e(ticker)} trend chart" width="660"></p>')
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -408,30 +408,6 @@ def filing_state(store: Store, accession: str) -> tuple[str, int] | None:
     return (str(row[0]), int(row[1])) if row else None
 
 
-def last_success(store: Store, cik: int) -> datetime | None:
-    row = store.connection.execute(
-        "SELECT last_success FROM company_state WHERE cik = ?", (cik,)
-    ).fetchone()
-    return datetime.fromisoformat(row[0]) if row else None
-
-
-def record_success(store: Store, cik: int, when: datetime) -> None:
-    with store.transaction() as db:
-        db.execute(
-            "INSERT INTO company_state (cik, last_success) VALUES (?, ?) ON CONFLICT (cik) "
-            "DO UPDATE SET last_success = excluded.last_success",
-            (cik, when.isoformat()),
-        )
-
-
-def record_run_filing(store: Store, run_date: date, accession: str) -> None:
-    with store.transaction() as db:
-        db.execute(
-            "INSERT INTO run_filings (run_date, accession) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            (run_date.isoformat(), accession),
-        )
-
-
 def warning_rows(store: Store, run_date: date) -> list[dict[str, object]]:
     """The day's warnings (new or changed findings of the filings its runs processed)
     and the financial signals those filings carried, as digest rows."""
@@ -505,31 +481,3 @@ def mute_finding(store: Store, finding_id: str, *, reason: str | None, when: dat
                 (cik, paragraph_key(str(text)), finding_id, reason, when.isoformat()),
             )
     return sorted({str(ticker) for _, ticker, _ in found})
-
-
-def add_alert(store: Store, *, message_id: str, run_date: date, subject: str, body: str) -> None:
-    with store.transaction() as db:
-        db.execute(
-            "INSERT INTO alerts (message_id, run_date, state, subject, body) "
-            "VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (message_id) DO NOTHING",
-            (message_id, run_date.isoformat(), subject, body),
-        )
-
-
-def pending_alerts(store: Store) -> list[tuple[str, str]]:
-    """(message_id, the whole message as RFC 5322 text) of alerts not yet delivered."""
-    return [
-        (str(m), str(b))
-        for m, b in store.connection.execute(
-            "SELECT message_id, body FROM alerts WHERE state = 'pending' "
-            "ORDER BY run_date, message_id"
-        )
-    ]
-
-
-def record_delivery(store: Store, message_id: str, *, error: str | None) -> None:
-    with store.transaction() as db:
-        db.execute(
-            "UPDATE alerts SET attempts = attempts + 1, error = ?, state = ? WHERE message_id = ?",
-            (error, "pending" if error else "sent", message_id),
-        )

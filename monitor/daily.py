@@ -1,0 +1,385 @@
+"""The daily job: `monitor run`, `monitor replay` and the scheduled job of `monitor serve`.
+
+A run takes each company's filings accepted since its last successful run, processes
+them (pipeline.process_filings), rebuilds the day's digest from the store, stores one
+alert for the run's warnings (and one per group of watchlist recipients) and sends what
+is pending. A run with problems also sends an operations notice to [email] ops_to.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+from monitor.detect.lexicon import load_lexicon
+from monitor.errors import DeliveryError, FetchError, MonitorError
+from monitor.fetch.client import EdgarClient
+from monitor.fetch.filings import list_filings, newest_first
+from monitor.models import EASTERN, Company, Filing
+from monitor.pipeline import (
+    EXIT_CONFIG,
+    EXIT_FAILURES,
+    EXIT_OK,
+    MAX_ATTEMPTS,
+    Discovery,
+    LockError,
+    ProcessReport,
+    Window,
+    discover_filings,
+    job_lock,
+    process_filings,
+    record_company_facts,
+    select_entries,
+)
+from monitor.report.digest import write_digest
+from monitor.report.mail import build_alert, build_ops_message, deliver
+from monitor.settings import Settings, email_transport
+from monitor.store.db import Store, filing_state, open_store, record_company, warning_rows
+from monitor.store.runs import (
+    RunRecord,
+    add_alert,
+    known_successes,
+    last_good_run,
+    last_success,
+    pending_alerts,
+    record_delivery,
+    record_run,
+    record_run_filing,
+    record_success,
+)
+from monitor.store.trends import trend_table
+from monitor.watchlist import WatchlistEntry
+
+logger = logging.getLogger(__name__)
+
+AFTER_HOURS_DAYS = 4  # Friday evening to Tuesday after a Monday holiday
+STALE_AFTER = timedelta(days=2)  # no successful run for this long: tell operations
+
+
+@dataclass(kw_only=True)
+class RunResult:
+    discovery: Discovery
+    report: ProcessReport = field(default_factory=lambda: ProcessReport())
+    digest: Path | None = None
+    alert: str | None = None  # the Message-ID of this run's alert, if it had warnings
+    alerts: list[str] = field(default_factory=list)  # every message this run stored
+    undelivered: list[str] = field(default_factory=list)
+
+    @property
+    def exit_status(self) -> int:
+        if self.discovery.unknown:
+            return EXIT_CONFIG
+        return EXIT_FAILURES if self.problems else EXIT_OK
+
+    @property
+    def problems(self) -> list[str]:
+        """What went wrong, one line each, for the operations notice."""
+        return [
+            *(f"unknown ticker: {t}" for t in self.discovery.unknown),
+            *self.discovery.failed,
+            *self.report.failed,
+            *([f"{self.report.pending} filing(s) pending: EDGAR throttled"]
+              if self.report.pending else []),
+            *(f"alert {m} not delivered" for m in self.undelivered),
+        ]  # fmt: skip
+
+
+def run_once(
+    settings: Settings,
+    *,
+    now: datetime,
+    tickers: Sequence[str] | None = None,
+    dry_run: bool = False,
+) -> RunResult:
+    """The daily job: new filings since each company's last successful run, processed,
+    stored, the day's digest written and one alert sent for this run's warnings.
+    A run that cannot start because another job holds the lock tells operations when no
+    run has succeeded for two days (a hung job)."""
+    try:
+        with job_lock(settings.store.path):
+            store = open_store(settings.store.path)
+            try:
+                return _run(settings, store, now=now, tickers=tickers, dry_run=dry_run)
+            finally:
+                store.close()
+    except LockError as exc:
+        _tell_ops_if_stale(settings, now, str(exc))
+        raise
+
+
+def replay(
+    settings: Settings,
+    *,
+    start: date,
+    end: date,
+    tickers: Sequence[str] | None = None,
+    send: bool = False,
+) -> list[RunResult]:
+    """The daily job for each day from `start` to `end` as if it were that day, under one
+    lock. Alerts go to `.eml` files unless `send`, so nobody is mailed years of history.
+    The store must not know a later day (replay cannot move a company back in time), and
+    without `send` it must hold no pending alert (which would go to a file, not a person)."""
+    if end < start:
+        raise MonitorError(f"replay: --to {end} is before --from {start}")
+    if not send:
+        settings = replace(settings, email=replace(settings.email, transport="file"))
+    results: list[RunResult] = []
+    with job_lock(settings.store.path):
+        store = open_store(settings.store.path)
+        try:
+            later = [w for w in known_successes(store) if w > end_of_day(start - timedelta(days=1))]
+            if later:
+                raise MonitorError(
+                    f"replay: the store {settings.store.path} already ran up to {max(later)}; "
+                    "replay into a fresh store (MONITOR_STORE_PATH)"
+                )
+            if not send and pending_alerts(store):
+                raise MonitorError(
+                    f"replay: the store {settings.store.path} holds pending alerts that a "
+                    "replay would write to files instead of sending; run `monitor run` first"
+                )
+            day = start
+            while day <= end:
+                now = end_of_day(day)
+                results.append(_run(settings, store, now=now, tickers=tickers, dry_run=False))
+                day += timedelta(days=1)
+        finally:
+            store.close()
+    return results
+
+
+def end_of_day(day: date) -> datetime:
+    """The last instant of `day` in New York, where EDGAR's dates live."""
+    return datetime.combine(day + timedelta(days=1), time(), EASTERN) - timedelta(microseconds=1)
+
+
+def _run(
+    settings: Settings,
+    store: Store,
+    *,
+    now: datetime,
+    tickers: Sequence[str] | None,
+    dry_run: bool,
+) -> RunResult:
+    try:
+        result = _process(settings, store, now=now, tickers=tickers, dry_run=dry_run)
+    except Exception as exc:  # the run could not go on: operations must hear of it
+        _after_run(settings, store, now, [f"the run stopped: {exc}"], processed=0)
+        raise
+    if not dry_run:
+        result.alerts += _after_run(
+            settings, store, now, result.problems, processed=result.report.processed
+        )
+    return result
+
+
+def _process(
+    settings: Settings,
+    store: Store,
+    *,
+    now: datetime,
+    tickers: Sequence[str] | None,
+    dry_run: bool,
+) -> RunResult:
+    run_date = now.astimezone(EASTERN).date()
+    default_start = now - timedelta(days=settings.run.lookback_days)
+    starts = [default_start, *known_successes(store)]
+    # A filing accepted after 17:30 ET carries the next business day's filing date, so the
+    # window runs a few days past `now` by filing date; _is_due keeps what was accepted by now.
+    window = Window(
+        since=min(starts).astimezone(EASTERN).date(),
+        until=run_date + timedelta(days=AFTER_HOURS_DAYS),
+        forms=settings.watchlist.forms,
+    )
+    entries = select_entries(settings, tickers)
+    with EdgarClient(settings.edgar) as client:
+        discovery = discover_filings(client, entries, window)
+        result = RunResult(discovery=discovery)
+        todo = [f for f in discovery.filings if _is_due(store, f, now, default_start)]
+        discovery.filings = newest_first(todo)
+        if dry_run:
+            return result
+        history: list[Filing] = []
+        companies = {(f.cik, f.ticker, f.company) for f in todo}
+        for cik, ticker, name in companies:
+            record_company(store, cik=cik, ticker=ticker, name=name)
+            listed = Company(ticker=ticker, cik=cik, name=name)
+            try:
+                history += list_filings(client, listed, forms=settings.watchlist.forms)
+            except FetchError as exc:  # its filings go on without earlier baselines
+                logger.error("%s: no filing history for baselines: %s", ticker, exc)
+        lexicon = load_lexicon(settings.lexicon.path)
+        result.report = process_filings(client, store, todo, lexicon, history=history)
+        for triple in companies:
+            record_company_facts(client, store, triple, settings)
+    for accession in result.report.accessions:
+        record_run_filing(store, run_date, accession)
+    rows = warning_rows(store, run_date)
+    result.digest = write_digest(rows, run_date, settings.output.dir)
+    mine = [r for r in rows if r["accession"] in set(result.report.accessions)]
+    for message in _alerts(mine, run_date, settings, store, entries):
+        result.alerts.append(_store_message(store, message, run_date))
+    if mine:
+        result.alert = result.alerts[0]
+    result.undelivered = _send_pending(store, settings)
+    troubled = {f.split(" ")[0] for f in result.report.failed}
+    for entry_ticker, cik in {(f.ticker, f.cik) for f in discovery.filings} | _quiet_companies(
+        store, discovery
+    ):
+        if entry_ticker not in troubled and not result.report.pending:
+            record_success(store, cik, now)
+    return result
+
+
+def _alerts(
+    rows: list[dict[str, object]],
+    run_date: date,
+    settings: Settings,
+    store: Store,
+    entries: Sequence[WatchlistEntry],
+) -> list[EmailMessage]:
+    """The run's alert to [email] to, then one per group of watchlist recipients with just
+    their companies (a recipient already in [email] to gets the full alert only)."""
+    if not rows:
+        return []
+    tickers = sorted({str(r["ticker"]) for r in rows})
+    charts = _charts(store, tickers, settings.output.dir)
+    messages = []
+    if settings.email.to or email_transport(settings.email) != "smtp":
+        messages.append(build_alert(rows, run_date, settings.email, charts=charts))
+    followed: dict[str, set[str]] = defaultdict(set)  # recipient → tickers
+    for entry in entries:
+        for recipient in entry.recipients:
+            if recipient not in settings.email.to and entry.ticker in tickers:
+                followed[recipient].add(entry.ticker)
+    groups: dict[frozenset[str], list[str]] = defaultdict(list)  # tickers → recipients
+    for recipient, theirs in sorted(followed.items()):
+        groups[frozenset(theirs)].append(recipient)
+    for group, recipients in groups.items():
+        subset = [r for r in rows if r["ticker"] in group]
+        messages.append(build_alert(subset, run_date, settings.email, to=recipients, charts=charts))
+    return messages
+
+
+def _charts(store: Store, tickers: Sequence[str], out_dir: Path) -> dict[str, bytes]:
+    """Each company's trend chart, refreshed in out/charts and inlined in the alert."""
+    from monitor.report.charts import draw_chart  # matplotlib: only when there is an alert
+
+    table = trend_table(store, list(tickers))
+    charts = {}
+    for ticker in tickers:
+        try:
+            path = draw_chart(table, ticker, out_dir / "charts" / f"{ticker}.png")
+        except ValueError:  # nothing processed for it (cannot happen with a warning)
+            continue
+        charts[ticker] = path.read_bytes()
+    return charts
+
+
+def _store_message(store: Store, message: EmailMessage, run_date: date) -> str:
+    message_id = str(message["Message-ID"])
+    add_alert(
+        store,
+        message_id=message_id,
+        run_date=run_date,
+        subject=str(message["Subject"]),
+        body=message.as_string(),
+    )
+    return message_id
+
+
+def _send_pending(store: Store, settings: Settings) -> list[str]:
+    """Send every pending message; return the Message-IDs that stay pending."""
+    undelivered = []
+    for message_id, raw in pending_alerts(store):
+        try:
+            deliver(raw, message_id, settings.email, settings.output.dir)
+        except DeliveryError as exc:
+            logger.error("%s", exc)
+            record_delivery(store, message_id, error=str(exc))
+            undelivered.append(message_id)
+        else:
+            record_delivery(store, message_id, error=None)
+    return undelivered
+
+
+def _after_run(
+    settings: Settings, store: Store, now: datetime, problems: Sequence[str], *, processed: int
+) -> list[str]:
+    """Record the run; after one with problems, tell operations (once per day and set
+    of problems), naming how long no run has succeeded when that is two days or more."""
+    previous_good = last_good_run(store)
+    record_run(
+        store,
+        RunRecord(started=now, processed=processed, problems=tuple(problems)),
+        ended=datetime.now(UTC),
+    )
+    if not problems:
+        return []
+    run_date = now.astimezone(EASTERN).date()
+    lines = [f"The run of {now:%Y-%m-%d %H:%M %Z} had {len(problems)} problem(s):", ""]
+    lines += [f"  - {p}" for p in problems]
+    lines += ["", _since_line(previous_good, now), ""]
+    lines.append("Failed filings are retried by the next run; pending alerts go out with it.")
+    subject = f"run had {len(problems)} problem(s)"
+    if previous_good is None or now - previous_good >= STALE_AFTER:
+        subject += f"; {_since_line(previous_good, now).rstrip('.').lower()}"
+    message = build_ops_message(subject, lines, run_date, settings.email)
+    message_id = _store_message(store, message, run_date)
+    if message_id in _send_pending(store, settings):
+        logger.error("operations notice %s not delivered; it stays pending", message_id)
+    return [message_id]
+
+
+def _since_line(previous_good: datetime | None, now: datetime) -> str:
+    if previous_good is None:
+        return "No run has succeeded yet."
+    days = (now - previous_good) / timedelta(days=1)
+    when = previous_good.astimezone(EASTERN)
+    return f"No run has succeeded since {when:%Y-%m-%d %H:%M %Z} ({days:.1f} days)."
+
+
+def _tell_ops_if_stale(settings: Settings, now: datetime, why: str) -> None:
+    """A job could not start; if none has succeeded for two days, mail operations directly
+    (the store belongs to the job that holds the lock)."""
+    if not settings.store.path.exists():
+        return
+    store = open_store(settings.store.path)
+    try:
+        previous_good = last_good_run(store)
+    finally:
+        store.close()
+    if previous_good is None or now - previous_good < STALE_AFTER:
+        return
+    run_date = now.astimezone(EASTERN).date()
+    lines = [why, "", _since_line(previous_good, now), "Is a job hung? `ps`, then the lock file."]
+    message = build_ops_message("no successful run for two days", lines, run_date, settings.email)
+    try:
+        deliver(message.as_string(), str(message["Message-ID"]), settings.email,
+                settings.output.dir)  # fmt: skip
+    except DeliveryError as exc:
+        logger.error("%s", exc)
+
+
+def _quiet_companies(store: Store, discovery: Discovery) -> set[tuple[str, int]]:
+    """Companies the run looked at and found nothing for: their state moves on too."""
+    rows = store.connection.execute("SELECT ticker, cik FROM companies").fetchall()
+    return {(str(t), int(c)) for t, c in rows if str(t) not in discovery.unknown}
+
+
+def _is_due(store: Store, filing: Filing, now: datetime, default_start: datetime) -> bool:
+    """Accepted since the company's last successful run (and not after `now`), and not
+    already settled; failed filings are retried up to five attempts."""
+    start = last_success(store, filing.cik) or default_start
+    if not start < filing.accepted <= now:
+        state = filing_state(store, filing.accession)
+        return state is not None and state[0] in ("failed", "pending") and state[1] < MAX_ATTEMPTS
+    state = filing_state(store, filing.accession)
+    if state is None:
+        return True
+    return state[0] in ("failed", "pending") and state[1] < MAX_ATTEMPTS
