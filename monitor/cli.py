@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
-from monitor import __version__, daily, pipeline
+from monitor import __version__, daily, history, pipeline
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch.client import EdgarClient
 from monitor.models import EASTERN
@@ -141,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--since", type=_iso_date, required=True, help="filed on or after")
     backfill.add_argument("--until", type=_iso_date, help="filed on or before")
     backfill.add_argument("--tickers", nargs="+", metavar="T", help="only these companies")
+    backfill.add_argument(
+        "--retry-unavailable",
+        action="store_true",
+        help="fetch again the documents the source lacked last time",
+    )
     backfill.set_defaults(handler=_cmd_backfill)
 
     rescan = commands.add_parser(
@@ -300,21 +305,42 @@ def _cmd_chart(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     with pipeline.job_lock(settings.store.path):
         store = open_store(settings.store.path)
-        report = pipeline.backfill(
-            settings, store, tickers=args.tickers, since=args.since, until=args.until
-        )
+        try:
+            report = history.backfill(
+                settings,
+                store,
+                tickers=args.tickers,
+                since=args.since,
+                until=args.until,
+                retry_unavailable=args.retry_unavailable,
+                workers=history.worker_count(settings.run.workers),
+                progress=lambda total: history.Progress(total),
+            )
+        finally:
+            store.close()
     sys.stderr.write(
         f"backfill: {report.processed} processed, {report.skipped} skipped, "
         f"{report.unavailable} unavailable at the source, {len(report.failed)} failed, "
-        f"{report.pending} pending\n"
+        f"{report.pending} pending; {report.settled} already settled in the store\n"
     )
+    for failure in report.failed:
+        sys.stderr.write(f"  failed: {failure}\n")
     return pipeline.EXIT_FAILURES if report.failed or report.pending else pipeline.EXIT_OK
 
 
 def _cmd_rescan(args: argparse.Namespace, settings: Settings) -> int:
     with pipeline.job_lock(settings.store.path):
         store = open_store(settings.store.path)
-        report = pipeline.rescan(settings, store, tickers=args.tickers, since=args.since)
+        try:
+            report = history.rescan(
+                settings,
+                store,
+                tickers=args.tickers,
+                since=args.since,
+                workers=history.worker_count(settings.run.workers),
+            )
+        finally:
+            store.close()
     sys.stderr.write(f"rescan: {report.processed} processed, {len(report.failed)} failed\n")
     return pipeline.EXIT_FAILURES if report.failed else pipeline.EXIT_OK
 

@@ -67,6 +67,7 @@ class OutputSettings:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunSettings:
     lookback_days: int = 7
+    workers: int = 0  # processes that parse and detect in backfill and rescan; 0: every core
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -357,6 +358,7 @@ _VALIDATORS: dict[tuple[str, str], Callable[[object], str | None]] = {
     ("edgar", "max_retry_wait_s"): _not_negative,
     ("watchlist", "forms"): _forms,
     ("run", "lookback_days"): _not_negative,
+    ("run", "workers"): _not_negative,
     ("schedule", "cron"): _cron,
     ("schedule", "timezone"): _timezone,
     ("schedule", "misfire_grace_s"): _positive,

@@ -196,7 +196,7 @@ def record_processed(
             (
                 risk.lexicon_version,
                 risk.risk_score,
-                json.dumps(list(compared_with)),
+                json.dumps(list(compared_with)) if comparison is not None else None,
                 filing.accession,
             ),
         )
@@ -399,6 +399,20 @@ def _read_finding(row: Sequence[object]) -> StoredFinding:
         diff=json.loads(str(diff)) if diff is not None else None,
         matched=json.loads(str(matched)) if matched is not None else None,
     )
+
+
+def settled(store: Store, accession: str, retry_unavailable: bool = False) -> bool:
+    """Whether a backfill can leave this filing: processed (in its own right, not only as
+    a baseline), skipped, given up, or unavailable at the source (unless retried)."""
+    row = store.connection.execute(
+        "SELECT status, compared_with FROM filings WHERE accession = ?", (accession,)
+    ).fetchone()
+    if row is None:
+        return False
+    status, compared_with = row
+    if status == "processed":
+        return compared_with is not None
+    return status in ("skipped", "given_up") or (status == "unavailable" and not retry_unavailable)
 
 
 def filing_state(store: Store, accession: str) -> tuple[str, int] | None:

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor import pipeline
+from monitor import history
 from monitor.detect.inventory import Fact, Quarter, RevenueShare
 from monitor.detect.lexicon import CATEGORIES
 from monitor.errors import ConfigError
 from monitor.models import Document, Filing, Finding, RiskSummary
-from monitor.settings import load_settings
+from monitor.settings import Settings, load_settings
 from monitor.store.db import (
     MIGRATIONS,
     open_store,
@@ -140,30 +140,42 @@ def test_schema_is_versioned_and_a_newer_file_is_refused(tmp_path: Path) -> None
         open_store(path)
 
 
-def backfilled(tmp_path: Path, mirror: Path, name: str) -> Path:
-    path = tmp_path / name
+def settings_for(mirror: Path, path: Path) -> Settings:
     env = {"MONITOR_EDGAR_MIRROR": str(mirror), "MONITOR_STORE_PATH": str(path)}
-    configured = load_settings(
+    return load_settings(
         None, env=env, default_path=Path(__file__).parents[2] / "config/monitor.toml"
     )
+
+
+def backfilled(tmp_path: Path, mirror: Path, name: str, *, workers: int = 1) -> Path:
+    path = tmp_path / name
     store = open_store(path)
-    report = pipeline.backfill(
-        configured, store, tickers=["NVDA"], since=date(2021, 1, 1), until=None
+    report = history.backfill(
+        settings_for(mirror, path),
+        store,
+        tickers=["NVDA"],
+        since=date(2021, 1, 1),
+        until=None,
+        workers=workers,
     )
-    assert report.processed == 17 and report.failed == []
+    assert report.processed == 17 and report.failed == [] and report.settled == 0
+    again = history.backfill(  # resumed: what the store settled is left alone
+        settings_for(mirror, path), store, tickers=["NVDA"], since=date(2021, 1, 1), until=None
+    )
+    assert again.processed == 0 and again.settled == 17 + report.unavailable
     store.close()
     return path
 
 
 def test_processing_the_nvidia_history_twice_changes_nothing(tmp_path: Path, mirror: Path) -> None:
+    """Scanned in two processes or in one, then processed again (rescan): the same rows."""
     once = backfilled(tmp_path, mirror, "once.db")
-    twice = backfilled(tmp_path, mirror, "twice.db")
-    env = {"MONITOR_EDGAR_MIRROR": str(mirror), "MONITOR_STORE_PATH": str(twice)}
-    configured = load_settings(
-        None, env=env, default_path=Path(__file__).parents[2] / "config/monitor.toml"
-    )
+    twice = backfilled(tmp_path, mirror, "twice.db", workers=2)
     store = open_store(twice)
-    pipeline.backfill(configured, store, tickers=["NVDA"], since=date(2021, 1, 1), until=None)
+    redone = history.rescan(
+        settings_for(mirror, twice), store, tickers=["NVDA"], since=None, workers=2
+    )
+    assert redone.processed >= 17 and redone.failed == []
     first = open_store(once)
     for table in (
         "companies",
