@@ -29,8 +29,9 @@ from monitor.report.scan import (
 )
 from monitor.report.tables import render_records, write_output
 from monitor.settings import Settings, load_settings
-from monitor.store.db import mute_finding, open_store
+from monitor.store.db import open_store
 from monitor.store.trends import TREND_COLUMNS, trend_table
+from monitor.store.warnings import mute_finding
 
 logger = logging.getLogger(__name__)
 

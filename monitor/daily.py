@@ -1,7 +1,7 @@
 """The daily job: `monitor run`, `monitor replay` and the scheduled job of `monitor serve`.
 
 A run takes each company's filings accepted since its last successful run, processes
-them (pipeline.process_filings), rebuilds the day's digest from the store, stores one
+them (process.process_filings), rebuilds the day's digest from the store, stores one
 alert for the run's warnings (and one per group of watchlist recipients) and sends what
 is pending. A run with problems also sends an operations notice to [email] ops_to.
 """
@@ -25,21 +25,19 @@ from monitor.pipeline import (
     EXIT_CONFIG,
     EXIT_FAILURES,
     EXIT_OK,
-    MAX_ATTEMPTS,
     Discovery,
     LockError,
-    ProcessReport,
     Window,
     discover_filings,
     job_lock,
-    process_filings,
     record_company_facts,
     select_entries,
 )
+from monitor.process import ProcessReport, process_filings
 from monitor.report.digest import write_digest
 from monitor.report.mail import build_alert, build_ops_message, deliver
 from monitor.settings import Settings, email_transport
-from monitor.store.db import Store, filing_state, open_store, record_company, warning_rows
+from monitor.store.db import Store, filing_state, open_store, record_company
 from monitor.store.runs import (
     RunRecord,
     add_alert,
@@ -53,10 +51,12 @@ from monitor.store.runs import (
     record_success,
 )
 from monitor.store.trends import trend_table
+from monitor.store.warnings import warning_rows
 from monitor.watchlist import WatchlistEntry
 
 logger = logging.getLogger(__name__)
 
+MAX_ATTEMPTS = 5  # a filing that failed this often is given up and reported
 AFTER_HOURS_DAYS = 4  # Friday evening to Tuesday after a Monday holiday
 STALE_AFTER = timedelta(days=2)  # no successful run for this long: tell operations
 

@@ -25,14 +25,12 @@ from monitor.fetch.client import EdgarClient
 from monitor.fetch.filings import list_filings
 from monitor.models import Company, Filing
 from monitor.pipeline import (
-    ProcessReport,
     Window,
     discover_filings,
-    init_scan_worker,
-    process_filings,
     record_company_facts,
     select_entries,
 )
+from monitor.process import ProcessReport, init_scan_worker, process_filings
 from monitor.settings import Settings
 from monitor.store.db import Store, record_company, settled, stored_filings
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import email
 import io
+import subprocess
 from email.policy import default
 from pathlib import Path
 
@@ -27,6 +28,12 @@ def env_for(edgar_server: EdgarTestServer, smtp: Inbox, tmp_path: Path) -> dict[
         "MONITOR_EMAIL_FROM": "monitor@example.com",
         "MONITOR_EMAIL_TO": "analysts@example.com",
     }
+
+
+def replay_nvidia(start: str, end: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    replay = run_monitor("replay", "--from", start, "--to", end, "--tickers", "NVDA", env=env)
+    assert replay.returncode == 0, replay.stderr
+    return replay
 
 
 def test_days_of_nvidia(edgar_server: EdgarTestServer, smtp_server: Inbox, tmp_path: Path) -> None:
@@ -147,10 +154,7 @@ def test_replay_writes_alerts_to_files(
     edgar_server: EdgarTestServer, smtp_server: Inbox, tmp_path: Path
 ) -> None:
     env = env_for(edgar_server, smtp_server, tmp_path)
-    replay = run_monitor(
-        "replay", "--from", "2025-05-26", "--to", "2025-05-29", "--tickers", "NVDA", env=env
-    )
-    assert replay.returncode == 0, replay.stderr
+    replay = replay_nvidia("2025-05-26", "2025-05-29", env)
     assert smtp_server.messages == []  # SMTP is configured, yet nobody is mailed
     digests = sorted(p.name for p in (tmp_path / "out/digests").iterdir())
     assert digests == [f"2025-05-{d}.csv" for d in (26, 27, 28, 29)]
@@ -170,10 +174,7 @@ def test_a_filing_accepted_after_hours_is_taken_the_day_it_was_accepted(
     # NVIDIA's 10-Q 0001045810-23-000175 was accepted on Friday 2023-08-25 at 19:36 ET,
     # after EDGAR's 17:30 cut-off, so its filing date is Monday 2023-08-28.
     env = env_for(edgar_server, smtp_server, tmp_path)
-    replay = run_monitor(
-        "replay", "--from", "2023-08-24", "--to", "2023-08-28", "--tickers", "NVDA", env=env
-    )
-    assert replay.returncode == 0, replay.stderr
+    replay_nvidia("2023-08-24", "2023-08-28", env)
     friday = (tmp_path / "out/digests/2023-08-25.csv").read_text(encoding="utf-8")
     assert "0001045810-23-000175" in friday and "2023-08-28" in friday
     monday = (tmp_path / "out/digests/2023-08-28.csv").read_text(encoding="utf-8")

@@ -19,7 +19,7 @@ from monitor.fetch.client import EdgarClient
 from monitor.fetch.filings import list_filings
 from monitor.history import Progress
 from monitor.models import EASTERN, Company, Filing
-from monitor.pipeline import process_filings
+from monitor.process import process_filings
 from monitor.settings import load_settings
 from monitor.store.db import open_store
 from tests.conftest import TEST_USER_AGENT

@@ -9,7 +9,6 @@ leaves no half-written filing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from monitor.detect.changes import Comparison
 from monitor.detect.inventory import Quarter, RevenueShare, Signal
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import ConfigError
 from monitor.models import Document, Filing, Finding, RiskSummary
 
 MIGRATIONS: tuple[str, ...] = (
@@ -420,78 +419,3 @@ def filing_state(store: Store, accession: str) -> tuple[str, int] | None:
         "SELECT status, attempts FROM filings WHERE accession = ?", (accession,)
     ).fetchone()
     return (str(row[0]), int(row[1])) if row else None
-
-
-def warning_rows(store: Store, run_date: date) -> list[dict[str, object]]:
-    """The day's warnings (new or changed findings of the filings its runs processed)
-    and the financial signals those filings carried, as digest rows."""
-    db = store.connection
-    findings = db.execute(
-        "SELECT f.accession, c.ticker, c.name, c.cik, f.form, f.filed, f.accepted, f.period, "
-        "x.section, x.category, x.severity, x.change, x.sentence, f.url, x.amounts, x.dates, "
-        "x.finding_id, x.diff, x.text "
-        "FROM run_filings r JOIN filings f ON f.accession = r.accession "
-        "JOIN companies c ON c.cik = f.cik JOIN findings x ON x.accession = f.accession "
-        "WHERE r.run_date = ? AND x.change IN ('new', 'changed') "
-        "ORDER BY f.accepted, x.start_offset, x.category",
-        (run_date.isoformat(),),
-    ).fetchall()
-    signals = db.execute(
-        "SELECT f.accession, c.ticker, c.name, c.cik, f.form, f.filed, f.accepted, f.period, "
-        "s.kind, s.figures, f.url FROM run_filings r JOIN filings f ON f.accession = r.accession "
-        "JOIN companies c ON c.cik = f.cik "
-        "JOIN signals s ON s.cik = f.cik AND s.period_end = f.period "
-        "WHERE r.run_date = ? ORDER BY f.accepted, s.kind",
-        (run_date.isoformat(),),
-    ).fetchall()
-    muted = set(db.execute("SELECT cik, paragraph FROM mutes").fetchall())
-    rows: list[dict[str, object]] = []
-    for row in findings:
-        (accession, ticker, name, cik, form, filed, accepted, period, section) = row[:9]
-        (category, severity, change, sentence, url, amounts, dates, finding_id, diff) = row[9:18]
-        if (cik, paragraph_key(str(row[18]))) in muted:
-            continue
-        rows.append({
-            "run_date": run_date.isoformat(), "ticker": ticker, "company": name, "cik": cik,
-            "form": form, "filed": filed, "accepted": accepted, "accession": accession,
-            "period": period, "section": section, "category": category, "severity": severity,
-            "change": change, "sentence": sentence, "url": url,
-            "figures": "; ".join([*json.loads(amounts), *json.loads(dates)]),
-            "finding_id": finding_id, "diff": json.loads(diff) if diff else None,
-        })  # fmt: skip
-    for accession, ticker, name, cik, form, filed, accepted, period, kind, figures, url in signals:
-        rows.append({
-            "run_date": run_date.isoformat(), "ticker": ticker, "company": name, "cik": cik,
-            "form": form, "filed": filed, "accepted": accepted, "accession": accession,
-            "period": period, "section": None, "category": f"signal:{kind}", "severity": None,
-            "change": "new", "sentence": figures, "url": url, "figures": figures,
-            "finding_id": None, "diff": None,
-        })  # fmt: skip
-    return rows
-
-
-def paragraph_key(text: str) -> str:
-    """What identifies a paragraph for muting: its words, whatever the spacing."""
-    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
-
-
-def mute_finding(store: Store, finding_id: str, *, reason: str | None, when: datetime) -> list[str]:
-    """Silence the paragraph behind `finding_id` for each company whose filings carry it;
-    the tickers muted. A finding id no stored filing carries is a `MonitorError`."""
-    found = store.connection.execute(
-        "SELECT DISTINCT f.cik, c.ticker, x.text FROM findings x "
-        "JOIN filings f ON f.accession = x.accession JOIN companies c ON c.cik = f.cik "
-        "WHERE x.finding_id = ? ORDER BY c.ticker",
-        (finding_id,),
-    ).fetchall()
-    if not found:
-        raise MonitorError(f"no stored finding has the id {finding_id!r}")
-    with store.transaction() as db:
-        for cik, _, text in found:
-            db.execute(
-                "INSERT INTO mutes (cik, paragraph, finding_id, reason, muted) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (cik, paragraph) DO UPDATE SET "
-                "reason = excluded.reason, muted = excluded.muted",
-                (cik, paragraph_key(str(text)), finding_id, reason, when.isoformat()),
-            )
-    return sorted({str(ticker) for _, ticker, _ in found})
