@@ -51,12 +51,18 @@ def test_days_of_nvidia(edgar_server: EdgarTestServer, smtp_server: Inbox, tmp_p
     assert "NVDA" in message["Subject"] and "new warning" in message["Subject"]
     text = message.get_body(("plain",)).get_content()
     assert "April 9, 2025" in text and "$4.5 billion" in text
+    # What the 10-Q added to a paragraph of the previous one is marked in the sentence; a
+    # sentence flagged under two categories is shown once, with both.
+    assert "Macroeconomic factors, including [+tariffs+], inflation" in text
+    assert text.count("Macroeconomic factors, including") == 1
+    assert "geopolitical + trade_policy, severity 4" in text
     assert (
         "https://www.sec.gov/Archives/edgar/data/1045810/000104581025000116/nvda-20250427.htm"
         in text
     )
     html = message.get_body(("html",)).get_content()
     assert ("<script" not in html and "&amp;" in html) or "&#x27;" in html or "<li>" in html
+    assert "Macroeconomic factors, including <ins>tariffs</ins>, inflation" in html
     (chart,) = [p for p in message.walk() if p.get_content_type() == "image/png"]
     assert (
         chart["Content-ID"].strip("<>") in html and chart.get_content()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -293,6 +293,27 @@ def word_diff(old: list[str], new: list[str]) -> WordDiff:
     return WordDiff(inserted=tuple(inserted), deleted=tuple(deleted), ops=tuple(ops))
 
 
+def inserted_spans(text: str, diff: WordDiff) -> list[tuple[int, int]]:
+    """Where the inserted words lie in `text`, the new paragraph `diff` was made from, as
+    character spans of each inserted run (none if the text and the diff disagree)."""
+    lowered = text.lower()
+    positions = [m.span() for m in _TOKEN.finditer(lowered)]
+    if len(lowered) != len(text):  # lower-casing moved the offsets (rare letters)
+        return []
+    spans: list[tuple[int, int]] = []
+    at = 0
+    for tag, words in diff.ops:
+        if tag == "delete":
+            continue
+        count = len(words.split())
+        if at + count > len(positions):
+            return []
+        if tag == "insert" and count:
+            spans.append((positions[at][0], positions[at + count - 1][1]))
+        at += count
+    return spans
+
+
 def is_substantive(diff: WordDiff) -> bool:
     """A changed amount, date, product, rule or country counts; so does a rewrite of at
     least MIN_CONTENT_WORDS content words. Swapping "the" for "these" does not."""

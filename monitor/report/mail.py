@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from email import parser as email_parser
 from email.message import EmailMessage
@@ -36,8 +36,9 @@ def build_alert(
     """The day's warnings and signals as one message (rows as the digest has them), to
     `to` (default: [email] to), with each company's trend chart (PNG) inline."""
     tickers = sorted({str(r["ticker"]) for r in rows})
-    warnings = [r for r in rows if not str(r["category"]).startswith("signal:")]
-    signals = [r for r in rows if str(r["category"]).startswith("signal:")]
+    shown = [row for items in _by_filing(rows) for row in items]  # as the reader sees them
+    warnings = [r for r in shown if not str(r["category"]).startswith("signal:")]
+    signals = [r for r in shown if str(r["category"]).startswith("signal:")]
     message = EmailMessage(policy=SMTP)
     message["Subject"] = (
         f"Filing Risk Monitor {run_date}: {len(warnings)} new warning(s), "
@@ -120,7 +121,23 @@ def deliver(raw: str, message_id: str, email: EmailSettings, out_dir: Path) -> N
 
 
 def _by_filing(rows: Sequence[dict[str, object]]) -> list[list[dict[str, object]]]:
-    return [list(g) for _, g in groupby(rows, key=lambda r: (r["ticker"], r["accession"]))]
+    """Rows per filing; a sentence flagged under several categories is shown once, its
+    categories joined and the highest severity kept (one mute silences the paragraph)."""
+    filings = []
+    for _, group in groupby(rows, key=lambda r: (r["ticker"], r["accession"])):
+        merged: dict[tuple[object, ...], dict[str, object]] = {}
+        for row in group:
+            key: tuple[object, ...] = (row["sentence"], row["section"], row["change"])
+            if str(row["category"]).startswith("signal:"):
+                key += (row["category"],)
+            if key in merged:
+                first = merged[key]
+                first["category"] = f"{first['category']} + {row['category']}"
+                first["severity"] = max(int(str(first["severity"])), int(str(row["severity"])))
+            else:
+                merged[key] = dict(row)
+        filings.append(list(merged.values()))
+    return filings
 
 
 def _added(row: dict[str, object]) -> str:
@@ -130,8 +147,28 @@ def _added(row: dict[str, object]) -> str:
     return ""
 
 
+def _marked(row: dict[str, object], mark: str, escape_text: Callable[[str], str]) -> list[str]:
+    """The sentence in pieces, escaped, the words the filing inserted since the baseline
+    put in `mark` ("[+{}+]" in text, "<ins>{}</ins>" in HTML)."""
+    sentence, paragraph, diff = str(row["sentence"]), str(row.get("text") or ""), row.get("diff")
+    at = paragraph.find(sentence)
+    spans = diff.get("spans", []) if isinstance(diff, dict) and at >= 0 else []
+    pieces, done = [], 0
+    for start, end in spans:
+        start, end = max(start - at, done), min(end - at, len(sentence))
+        if start >= end:
+            continue
+        pieces += [escape_text(sentence[done:start]), mark.format(escape_text(sentence[start:end]))]
+        done = end
+    return [*pieces, escape_text(sentence[done:])]
+
+
 def _text(rows: Sequence[dict[str, object]], run_date: date) -> str:
-    lines = [f"New China-export-risk and inventory warnings, run of {run_date}.", ""]
+    lines = [
+        f"New China-export-risk and inventory warnings, run of {run_date}.",
+        "Words the filing added since the earlier comparable one are marked [+like this+].",
+        "",
+    ]
     for items in _by_filing(rows):
         head = items[0]
         filing = f"{head['form']} for {head['period']}, filed {head['filed']}"
@@ -144,7 +181,7 @@ def _text(rows: Sequence[dict[str, object]], run_date: date) -> str:
             where = row["section"] or "no section"
             change = str(row["change"]).upper()
             lines.append(f"  * [{change}] {category}, severity {row['severity']}, {where}")
-            lines.append(f"    {row['sentence']}")
+            lines.append(f"    {''.join(_marked(row, '[+{}+]', str))}")
             if _added(row):
                 lines.append(f"    added: {_added(row)}")
             if row["figures"]:
@@ -180,7 +217,7 @@ def _html(rows: Sequence[dict[str, object]], run_date: date, charts: Mapping[str
             where = e(row["section"] or "no section")
             parts.append(
                 f"<li>{label}, severity {e(row['severity'])}, {where}"
-                f"<br>{e(row['sentence'])}{added}"
+                f"<br>{''.join(_marked(row, '<ins>{}</ins>', e))}{added}"
                 f"<br><small>noise? <code>monitor mute {e(row['finding_id'])}</code></small></li>"
             )
         parts.append("</ul>")

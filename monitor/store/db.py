@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from monitor.detect.changes import Comparison
+from monitor.detect.changes import Comparison, inserted_spans
 from monitor.detect.inventory import Quarter, RevenueShare, Signal
 from monitor.errors import ConfigError
 from monitor.models import Document, Filing, Finding, RiskSummary
@@ -355,7 +355,13 @@ def _finding_row(accession: str, finding: Finding, changed: object) -> tuple[obj
     diff = getattr(changed, "diff", None)
     matched = getattr(changed, "matched", None)
     diff_json = (
-        json.dumps({"inserted": list(diff.inserted), "deleted": list(diff.deleted)})
+        json.dumps(
+            {
+                "inserted": list(diff.inserted),
+                "deleted": list(diff.deleted),
+                "spans": inserted_spans(finding.text, diff),
+            }
+        )
         if diff
         else None
     )

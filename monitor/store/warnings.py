@@ -47,6 +47,7 @@ def warning_rows(store: Store, run_date: date) -> list[dict[str, object]]:
             "change": change, "sentence": sentence, "url": url,
             "figures": "; ".join([*json.loads(amounts), *json.loads(dates)]),
             "finding_id": finding_id, "diff": json.loads(diff) if diff else None,
+            "text": row[18],
         })  # fmt: skip
     for accession, ticker, name, cik, form, filed, accepted, period, kind, figures, url in signals:
         rows.append({

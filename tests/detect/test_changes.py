@@ -18,6 +18,8 @@ from monitor.detect.changes import (
     Comparison,
     choose_baselines,
     compare_filings,
+    inserted_spans,
+    tokens,
     word_diff,
 )
 from monitor.detect.export_risk import find_export_risk
@@ -264,3 +266,15 @@ def test_choose_baselines_never_crosses_companies() -> None:
     later = filing("10-K", date(2026, 2, 1), date(2025, 12, 31))
     assert choose_baselines(later, [other]) == []
     assert choose_baselines(later, [other, mine]) == [mine]
+
+
+def test_inserted_words_are_located_in_the_new_paragraph() -> None:
+    old = "Export controls restrict sales of our A100 products to China."
+    new = (
+        "New export controls restrict sales of our A100 and H20 products to China, "
+        "at a cost of $4.5 billion."
+    )
+    diff = word_diff(tokens(old), tokens(new))
+    spans = inserted_spans(new, diff)
+    assert [new[a:b] for a, b in spans] == ["New", "and H20", "at a cost of $4.5 billion"]
+    assert inserted_spans("İstanbul " + new, diff) == []  # lower-casing moved the offsets
