@@ -7,7 +7,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from monitor.report.scan import (
 )
 from monitor.report.tables import render_records, write_output
 from monitor.settings import Settings, load_settings
-from monitor.store.db import open_store
+from monitor.store.db import Store, open_store
 from monitor.store.trends import TREND_COLUMNS, trend_table
 from monitor.store.warnings import mute_finding
 
@@ -303,22 +304,29 @@ def _cmd_chart(args: argparse.Namespace, settings: Settings) -> int:
     return pipeline.EXIT_OK
 
 
-def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+@contextmanager
+def _locked_store(settings: Settings) -> Iterator[Store]:
+    """The store, for a job that holds the lock."""
     with pipeline.job_lock(settings.store.path):
         store = open_store(settings.store.path)
         try:
-            report = history.backfill(
-                settings,
-                store,
-                tickers=args.tickers,
-                since=args.since,
-                until=args.until,
-                retry_unavailable=args.retry_unavailable,
-                workers=history.worker_count(settings.run.workers),
-                progress=lambda total: history.Progress(total),
-            )
+            yield store
         finally:
             store.close()
+
+
+def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    with _locked_store(settings) as store:
+        report = history.backfill(
+            settings,
+            store,
+            tickers=args.tickers,
+            since=args.since,
+            until=args.until,
+            retry_unavailable=args.retry_unavailable,
+            workers=history.worker_count(settings.run.workers),
+            progress=lambda total: history.Progress(total),
+        )
     sys.stderr.write(
         f"backfill: {report.processed} processed, {report.skipped} skipped, "
         f"{report.unavailable} unavailable at the source, {len(report.failed)} failed, "
@@ -330,18 +338,14 @@ def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_rescan(args: argparse.Namespace, settings: Settings) -> int:
-    with pipeline.job_lock(settings.store.path):
-        store = open_store(settings.store.path)
-        try:
-            report = history.rescan(
-                settings,
-                store,
-                tickers=args.tickers,
-                since=args.since,
-                workers=history.worker_count(settings.run.workers),
-            )
-        finally:
-            store.close()
+    with _locked_store(settings) as store:
+        report = history.rescan(
+            settings,
+            store,
+            tickers=args.tickers,
+            since=args.since,
+            workers=history.worker_count(settings.run.workers),
+        )
     sys.stderr.write(f"rescan: {report.processed} processed, {len(report.failed)} failed\n")
     return pipeline.EXIT_FAILURES if report.failed else pipeline.EXIT_OK
 

@@ -110,3 +110,13 @@ def smtp_server() -> Iterator[Inbox]:
     inbox.start()
     yield inbox
     inbox.stop()
+
+
+def loopback_env(server: EdgarTestServer, tmp_path: Path) -> dict[str, str]:
+    """Settings that point the monitor at the loopback EDGAR server, with its own cache."""
+    return {
+        "MONITOR_EDGAR_WWW_URL": server.www_url,
+        "MONITOR_EDGAR_DATA_URL": server.data_url,
+        "MONITOR_EDGAR_USER_AGENT": TEST_USER_AGENT,
+        "MONITOR_EDGAR_CACHE_DIR": str(tmp_path / "cache"),
+    }

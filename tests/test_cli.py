@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FILING_JSON_KEYS, REPO, TEST_USER_AGENT
+from tests.conftest import FILING_JSON_KEYS, REPO, TEST_USER_AGENT, loopback_env
 from tests.edgar_server import EdgarTestServer
 
 
@@ -74,12 +74,7 @@ def test_filings_json_from_the_mirror(mirror: Path) -> None:
 def test_loopback_server_gives_the_same_canonical_output(
     mirror: Path, edgar_server: EdgarTestServer, tmp_path: Path
 ) -> None:
-    env = {
-        "MONITOR_EDGAR_WWW_URL": edgar_server.www_url,
-        "MONITOR_EDGAR_DATA_URL": edgar_server.data_url,
-        "MONITOR_EDGAR_USER_AGENT": TEST_USER_AGENT,
-        "MONITOR_EDGAR_CACHE_DIR": str(tmp_path / "cache"),
-    }
+    env = loopback_env(edgar_server, tmp_path)
     over_http = run_monitor("filings", "NVDA", "TSLA", "--since", "2025-01-01", "--json", env=env)
     from_mirror = run_monitor(
         "filings", "NVDA", "TSLA", "--since", "2025-01-01", "--json", "--mirror", str(mirror)

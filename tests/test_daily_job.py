@@ -9,17 +9,13 @@ import subprocess
 from email.policy import default
 from pathlib import Path
 
-from tests.conftest import TEST_USER_AGENT, Inbox
+from tests.conftest import Inbox, loopback_env
 from tests.edgar_server import EdgarTestServer
 from tests.test_cli import run_monitor
 
 
 def env_for(edgar_server: EdgarTestServer, smtp: Inbox, tmp_path: Path) -> dict[str, str]:
-    return {
-        "MONITOR_EDGAR_WWW_URL": edgar_server.www_url,
-        "MONITOR_EDGAR_DATA_URL": edgar_server.data_url,
-        "MONITOR_EDGAR_USER_AGENT": TEST_USER_AGENT,
-        "MONITOR_EDGAR_CACHE_DIR": str(tmp_path / "cache"),
+    return loopback_env(edgar_server, tmp_path) | {
         "MONITOR_STORE_PATH": str(tmp_path / "monitor.db"),
         "MONITOR_OUTPUT_DIR": str(tmp_path / "out"),
         "MONITOR_EMAIL_SMTP_HOST": "127.0.0.1",

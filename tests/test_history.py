@@ -22,7 +22,7 @@ from monitor.models import EASTERN, Company, Filing
 from monitor.process import process_filings
 from monitor.settings import load_settings
 from monitor.store.db import open_store
-from tests.conftest import TEST_USER_AGENT
+from tests.conftest import loopback_env
 from tests.edgar_server import EdgarTestServer
 from tests.test_cli import REPO, run_monitor
 from tests.test_serve import read_until
@@ -80,12 +80,8 @@ def test_an_interrupted_backfill_picks_up_where_it_stopped(mirror: Path, tmp_pat
 def test_retry_unavailable_fetches_again_what_the_source_lacked(
     edgar_server: EdgarTestServer, tmp_path: Path
 ) -> None:
-    env = {
-        "MONITOR_EDGAR_WWW_URL": edgar_server.www_url,
-        "MONITOR_EDGAR_DATA_URL": edgar_server.data_url,
-        "MONITOR_EDGAR_USER_AGENT": TEST_USER_AGENT,
-        "MONITOR_EDGAR_CACHE_DIR": str(tmp_path / "cache"),
-        "MONITOR_STORE_PATH": str(tmp_path / "monitor.db"),
+    env = loopback_env(edgar_server, tmp_path) | {
+        "MONITOR_STORE_PATH": str(tmp_path / "monitor.db")
     }
     window = ("--since", "2025-01-01", "--until", "2025-06-30", "--tickers", "NVDA")
     first = run_monitor("backfill", *window, env=env)
