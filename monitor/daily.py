@@ -169,7 +169,10 @@ def _run(
     try:
         result = _process(settings, store, now=now, tickers=tickers, dry_run=dry_run)
     except Exception as exc:  # the run could not go on: operations must hear of it
-        _after_run(settings, store, now, [f"the run stopped: {exc}"], processed=0)
+        try:
+            _after_run(settings, store, now, [f"the run stopped: {exc}"], processed=0)
+        except Exception:  # the store or mail is what failed: keep the first error
+            logger.exception("could not record the stopped run nor tell operations")
         raise
     if not dry_run:
         result.alerts += _after_run(
@@ -224,8 +227,7 @@ def _process(
     mine = [r for r in rows if r["accession"] in set(result.report.accessions)]
     for message in _alerts(mine, run_date, settings, store, entries):
         result.alerts.append(_store_message(store, message, run_date))
-    if mine:
-        result.alert = result.alerts[0]
+    result.alert = result.alerts[0] if result.alerts else None
     result.undelivered = _send_pending(store, settings)
     troubled = {f.split(" ")[0] for f in result.report.failed}
     for entry_ticker, cik in {(f.ticker, f.cik) for f in discovery.filings} | _quiet_companies(
@@ -249,14 +251,16 @@ def _alerts(
         return []
     tickers = sorted({str(r["ticker"]) for r in rows})
     charts = _charts(store, tickers, settings.output.dir)
-    messages = []
-    if settings.email.to or email_transport(settings.email) != "smtp":
-        messages.append(build_alert(rows, run_date, settings.email, charts=charts))
     followed: dict[str, set[str]] = defaultdict(set)  # recipient → tickers
     for entry in entries:
         for recipient in entry.recipients:
             if recipient not in settings.email.to and entry.ticker in tickers:
                 followed[recipient].add(entry.ticker)
+    messages = []
+    # Without [email] to, SMTP has nobody for the full alert: skip it when watchlist
+    # recipients get theirs; with none at all it stays pending, saying why, every run.
+    if settings.email.to or email_transport(settings.email) != "smtp" or not followed:
+        messages.append(build_alert(rows, run_date, settings.email, charts=charts))
     groups: dict[frozenset[str], list[str]] = defaultdict(list)  # tickers → recipients
     for recipient, theirs in sorted(followed.items()):
         groups[frozenset(theirs)].append(recipient)
@@ -311,8 +315,8 @@ def _send_pending(store: Store, settings: Settings) -> list[str]:
 def _after_run(
     settings: Settings, store: Store, now: datetime, problems: Sequence[str], *, processed: int
 ) -> list[str]:
-    """Record the run; after one with problems, tell operations (once per day and set
-    of problems), naming how long no run has succeeded when that is two days or more."""
+    """Record the run; after one with problems, tell operations, naming how long no run
+    has succeeded when that is two days or more."""
     previous_good = last_good_run(store)
     record_run(
         store,

@@ -236,3 +236,22 @@ def test_a_job_kept_out_by_the_lock_for_two_days_tells_operations(
     assert "no successful run for two days" in message["Subject"]
     text = message.get_body(("plain",)).get_content()
     assert "another monitor job holds" in text and "since 2026-03-02 23:59" in text
+
+
+def test_a_run_stopped_by_an_error_tells_operations(mirror: Path, tmp_path: Path) -> None:
+    watchlist = tmp_path / "watchlist.toml"
+    watchlist.write_text('[[company]]\nticker = "NVDA"\ncik = "NVDA"\n', encoding="utf-8")
+    env = {
+        "MONITOR_EDGAR_MIRROR": str(mirror),
+        "MONITOR_STORE_PATH": str(tmp_path / "monitor.db"),
+        "MONITOR_OUTPUT_DIR": str(tmp_path / "out"),
+        "MONITOR_WATCHLIST_PATH": str(watchlist),
+        "MONITOR_EMAIL_OPS_TO": "ops@example.com",
+    }
+    broken = run_monitor("run", "--as-of", "2026-03-02", env=env)
+    assert broken.returncode == 2 and "cik must be a positive whole number" in broken.stderr
+    (notice,) = (tmp_path / "out/alerts").glob("*.eml")
+    message = email.message_from_bytes(notice.read_bytes(), policy=default)
+    assert message["To"] == "ops@example.com" and "no run has succeeded yet" in message["Subject"]
+    text = message.get_body(("plain",)).get_content()
+    assert f"the run stopped: {watchlist}: [[company]] #1 (NVDA): cik must be" in text
