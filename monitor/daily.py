@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from monitor.detect.lexicon import load_lexicon
-from monitor.errors import DeliveryError, FetchError, MonitorError
+from monitor.errors import DeliveryError, FetchError, MonitorError, ParseError
 from monitor.fetch.client import EdgarClient
 from monitor.fetch.filings import list_filings, newest_first
 from monitor.models import EASTERN, Company, Filing
@@ -39,16 +39,17 @@ from monitor.report.mail import build_alert, build_ops_message, deliver
 from monitor.settings import Settings, email_transport
 from monitor.store.db import Store, filing_state, open_store, record_company
 from monitor.store.runs import (
+    Outgoing,
     RunRecord,
-    add_alert,
+    add_alerts,
     known_successes,
     last_good_run,
     last_success,
     pending_alerts,
     record_delivery,
     record_run,
-    record_run_filing,
     record_success,
+    unalerted,
 )
 from monitor.store.trends import trend_table
 from monitor.store.warnings import warning_rows
@@ -208,31 +209,41 @@ def _process(
         if dry_run:
             return result
         history: list[Filing] = []
-        companies = {(f.cik, f.ticker, f.company) for f in todo}
-        for cik, ticker, name in companies:
+        held: set[str] = set()  # companies whose filings wait: no history for baselines
+        for cik, ticker, name in {(f.cik, f.ticker, f.company) for f in todo}:
             record_company(store, cik=cik, ticker=ticker, name=name)
             listed = Company(ticker=ticker, cik=cik, name=name)
             try:
                 history += list_filings(client, listed, forms=settings.watchlist.forms)
-            except FetchError as exc:  # its filings go on without earlier baselines
-                logger.error("%s: no filing history for baselines: %s", ticker, exc)
+            except FetchError as exc:  # compared without baselines, old news would look new
+                discovery.failed.append(f"{ticker}: filings left for the next run: {exc}")
+                held.add(ticker)
+        todo = [f for f in todo if f.ticker not in held]
         lexicon = load_lexicon(settings.lexicon.path)
-        result.report = process_filings(client, store, todo, lexicon, history=history)
-        for triple in companies:
-            record_company_facts(client, store, triple, settings)
-    for accession in result.report.accessions:
-        record_run_filing(store, run_date, accession)
-    rows = warning_rows(store, run_date)
-    result.digest = write_digest(rows, run_date, settings.output.dir)
-    mine = [r for r in rows if r["accession"] in set(result.report.accessions)]
-    for message in _alerts(mine, run_date, settings, store, entries):
-        result.alerts.append(_store_message(store, message, run_date))
+        result.report = process_filings(
+            client, store, todo, lexicon, history=history, run_date=run_date
+        )
+        # The facts of every company with a filing still to alert (this run's, or one a
+        # killed run stored but never alerted): the alert carries their signals.
+        for triple in _companies_to_alert(store):
+            try:
+                record_company_facts(client, store, triple, settings)
+            except (FetchError, ParseError) as exc:
+                discovery.failed.append(f"{triple[1]}: company facts not refreshed: {exc}")
+    result.digest = write_digest(warning_rows(store, run_date), run_date, settings.output.dir)
+    covers = unalerted(store)  # this run's filings, and any a killed run left unalerted
+    rows = warning_rows(store, None)
+    for day in sorted({date.fromisoformat(d) for d, _ in covers} - {run_date}):
+        write_digest(warning_rows(store, day), day, settings.output.dir)  # in case it died
+    messages = _alerts(rows, run_date, settings, store, entries)
+    add_alerts(store, run_date, [_outgoing(m) for m in messages], covers)
+    result.alerts = [str(m["Message-ID"]) for m in messages]
     result.alert = result.alerts[0] if result.alerts else None
     result.undelivered = _send_pending(store, settings)
-    troubled = {f.split(" ")[0] for f in result.report.failed}
-    for entry_ticker, cik in {(f.ticker, f.cik) for f in discovery.filings} | _quiet_companies(
-        store, discovery
-    ):
+    troubled = {f.split(" ")[0] for f in result.report.failed} | held
+    troubled |= {f.split(":")[0] for f in discovery.failed}
+    looked_at = {(f.ticker, f.cik) for f in discovery.filings}
+    for entry_ticker, cik in looked_at | _quiet_companies(store, discovery, entries):
         if entry_ticker not in troubled and not result.report.pending:
             record_success(store, cik, now)
     return result
@@ -285,22 +296,21 @@ def _charts(store: Store, tickers: Sequence[str], out_dir: Path) -> dict[str, by
     return charts
 
 
-def _store_message(store: Store, message: EmailMessage, run_date: date) -> str:
-    message_id = str(message["Message-ID"])
-    add_alert(
-        store,
-        message_id=message_id,
-        run_date=run_date,
+def _outgoing(message: EmailMessage) -> Outgoing:
+    return Outgoing(
+        message_id=str(message["Message-ID"]),
         subject=str(message["Subject"]),
         body=message.as_string(),
     )
-    return message_id
 
 
-def _send_pending(store: Store, settings: Settings) -> list[str]:
-    """Send every pending message; return the Message-IDs that stay pending."""
+def _send_pending(store: Store, settings: Settings, only: str | None = None) -> list[str]:
+    """Send every pending message (or just `only`); return the Message-IDs that stay
+    pending."""
     undelivered = []
     for message_id, raw in pending_alerts(store):
+        if only is not None and message_id != only:
+            continue
         try:
             deliver(raw, message_id, settings.email, settings.output.dir)
         except DeliveryError as exc:
@@ -334,8 +344,9 @@ def _after_run(
     if previous_good is None or now - previous_good >= STALE_AFTER:
         subject += f"; {_since_line(previous_good, now).rstrip('.').lower()}"
     message = build_ops_message(subject, lines, run_date, settings.email)
-    message_id = _store_message(store, message, run_date)
-    if message_id in _send_pending(store, settings):
+    add_alerts(store, run_date, [_outgoing(message)], [])
+    message_id = str(message["Message-ID"])
+    if _send_pending(store, settings, only=message_id):
         logger.error("operations notice %s not delivered; it stays pending", message_id)
     return [message_id]
 
@@ -370,10 +381,23 @@ def _tell_ops_if_stale(settings: Settings, now: datetime, why: str) -> None:
         logger.error("%s", exc)
 
 
-def _quiet_companies(store: Store, discovery: Discovery) -> set[tuple[str, int]]:
-    """Companies the run looked at and found nothing for: their state moves on too."""
+def _companies_to_alert(store: Store) -> set[tuple[int, str, str]]:
+    rows = store.connection.execute(
+        "SELECT DISTINCT c.cik, c.ticker, c.name FROM run_filings r "
+        "JOIN filings f ON f.accession = r.accession JOIN companies c ON c.cik = f.cik "
+        "WHERE r.alert IS NULL"
+    ).fetchall()
+    return {(int(cik), str(ticker), str(name)) for cik, ticker, name in rows}
+
+
+def _quiet_companies(
+    store: Store, discovery: Discovery, entries: Sequence[WatchlistEntry]
+) -> set[tuple[str, int]]:
+    """Companies the run looked at and found nothing for: their state moves on too (not
+    the others in the store: a run limited with --tickers moves only those on)."""
+    asked = {e.ticker for e in entries} - set(discovery.unknown)
     rows = store.connection.execute("SELECT ticker, cik FROM companies").fetchall()
-    return {(str(t), int(c)) for t, c in rows if str(t) not in discovery.unknown}
+    return {(str(t), int(c)) for t, c in rows if str(t) in asked}
 
 
 def _is_due(store: Store, filing: Filing, now: datetime, default_start: datetime) -> bool:

@@ -21,6 +21,7 @@ from datetime import date
 from typing import TextIO
 
 from monitor.detect.lexicon import Lexicon, load_lexicon
+from monitor.errors import FetchError, ParseError
 from monitor.fetch.client import EdgarClient
 from monitor.fetch.filings import list_filings
 from monitor.models import Company, Filing
@@ -59,7 +60,10 @@ def backfill(
         history: list[Filing] = []  # earlier filings: baselines for the first ones in the window
         for company in {(f.cik, f.ticker, f.company) for f in todo}:
             record_company(store, cik=company[0], ticker=company[1], name=company[2])
-            record_company_facts(client, store, company, settings)
+            try:
+                record_company_facts(client, store, company, settings)
+            except (FetchError, ParseError) as exc:
+                logger.error("%s: company facts not recorded: %s", company[1], exc)
             listed = Company(ticker=company[1], cik=company[0], name=company[2])
             history += list_filings(client, listed, forms=settings.watchlist.forms, until=since)
         on_done = progress(len(todo)) if progress else None

@@ -38,7 +38,7 @@ from monitor.errors import (
 from monitor.fetch.client import EdgarClient
 from monitor.fetch.filings import list_filings, load_ticker_map, newest_first, resolve_company
 from monitor.models import SEC_DATA, Company, Document, Filing, RiskSummary
-from monitor.parse.document import parse_document
+from monitor.parse.document import MAX_DOCUMENT_BYTES, parse_document
 from monitor.parse.xbrl import geographic_revenue
 from monitor.settings import Settings
 from monitor.store.db import (
@@ -186,6 +186,12 @@ def diff_files(
 
 def _scan(path: Path, lexicon: Lexicon) -> tuple[Document, RiskSummary]:
     try:
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:  # refused before it is read into memory
+            raise ParseError(
+                f"{path}: the document is {size // 2**20} MB, over the "
+                f"{MAX_DOCUMENT_BYTES // 2**20} MB limit for one filing document"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the file ({exc.strerror})") from None
@@ -214,7 +220,7 @@ def facts_table(settings: Settings, ticker: str) -> FactsTable:
         ticker_map = load_ticker_map(client) if entry.cik is None else {}
         company = resolve_company(entry, ticker_map)
         url = f"{SEC_DATA}/api/xbrl/companyfacts/CIK{company.cik10}.json"
-        quarters = quarterly_series(client.get_json(url), settings.signals)
+        quarters = _series(client, url, settings)
         table = FactsTable(company=company, quarters=quarters, shares=[], signals=[])
         if quarters:
             table.shares = _revenue_shares(client, company, quarters[0].start, table.problems)
@@ -270,7 +276,7 @@ def record_company_facts(
     cik, ticker, name = company
     url = f"{SEC_DATA}/api/xbrl/companyfacts/CIK{cik:010d}.json"
     try:
-        quarters = quarterly_series(client.get_json(url), settings.signals)
+        quarters = _series(client, url, settings)
     except NotFoundError:
         logger.warning("%s: no company facts at the source (%s)", ticker, url)
         return
@@ -279,6 +285,13 @@ def record_company_facts(
     shares = _revenue_shares(client, entry, quarters[0].start, problems) if quarters else []
     signals = china_share_signals(shares, settings.signals)
     record_facts(store, cik, quarters=quarters, shares=shares, signals=signals)
+
+
+def _series(client: EdgarClient, url: str, settings: Settings) -> list[Quarter]:
+    try:
+        return quarterly_series(client.get_json(url), settings.signals)
+    except ParseError as exc:
+        raise ParseError(f"{url}: {exc}") from None
 
 
 def canonical_url_of(path: Path) -> str | None:

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import dataclass, field
+from datetime import date
 
 from monitor.detect.changes import Baseline, choose_baselines, compare_filings
 from monitor.detect.export_risk import find_export_risk
@@ -47,6 +48,7 @@ def process_filings(
     history: Sequence[Filing] = (),
     executor: Executor | None = None,
     on_done: Callable[[Filing, str], None] | None = None,
+    run_date: date | None = None,
 ) -> ProcessReport:
     """Fetch, parse, detect, compare with the earlier comparable filings, store: one
     filing at a time, in acceptance order, each in its own transaction.
@@ -55,7 +57,11 @@ def process_filings(
     `filings` is fetched and processed too, silently, and kept in the store. With an
     `executor` (processes started with `init_scan_worker`), parsing and detection run
     ahead of the comparisons on every core; fetching stays here, within the rate limit.
-    `on_done(filing, status)` hears of each filing's outcome (a progress bar).
+    `on_done(filing, status)` hears of each filing's outcome (a progress bar). A daily
+    run passes its `run_date`: each filing is linked to it in the same transaction that
+    stores it, so a run killed before its alert leaves the alert to the next run.
+    A baseline that cannot be fetched now fails the filing (it is retried): compared
+    without it, what the filing repeats would look new.
     """
     report = ProcessReport()
     ordered = sorted(filings, key=lambda f: (f.accepted, f.accession))
@@ -69,7 +75,7 @@ def process_filings(
         if filing.accession not in scanned:  # not among `filings`, or no longer kept
             try:
                 scanned[filing.accession] = scan_document(client.get(filing.url), filing, lexicon)
-            except (FetchError, ParseError) as exc:
+            except (NotFoundError, ParseError) as exc:  # for good: compare without it
                 logger.warning(
                     "%s %s: baseline not available (%s)", filing.ticker, filing.accession, exc
                 )
@@ -82,7 +88,10 @@ def process_filings(
 
     outcomes = _scan_ahead(client, ordered, lexicon, executor)
     for number, (filing, outcome) in enumerate(outcomes, 1):
-        status = _process_one(store, filing, outcome, report, known, baseline)
+        try:
+            status = _process_one(store, filing, outcome, report, known, baseline, run_date)
+        except ThrottledError as exc:  # while fetching a baseline
+            status, outcome = "pending", exc
         if status == "pending":  # EDGAR throttles: leave this one and the rest for next run
             for left in ordered[number:]:
                 record_status(store, left, status="pending", error=str(outcome))
@@ -111,6 +120,7 @@ def _process_one(
     report: ProcessReport,
     known: dict[str, Filing],
     baseline: Callable[[Filing], Scanned | None],
+    run_date: date | None,
 ) -> str:
     """Compare and store one scanned filing (or record why not); returns its status."""
     if isinstance(outcome, NotFoundError):
@@ -131,11 +141,19 @@ def _process_one(
         record_status(store, filing, status="skipped", reason="; ".join(document.problems))
         report.skipped += 1
         return "skipped"
-    baselines = [
-        (b, found)
-        for b in choose_baselines(filing, list(known.values()))
-        if (found := baseline(b)) is not None
-    ]
+    try:
+        baselines = [
+            (b, found)
+            for b in choose_baselines(filing, list(known.values()))
+            if (found := baseline(b)) is not None
+        ]
+    except ThrottledError as exc:
+        record_status(store, filing, status="pending", error=f"a baseline: {exc}")
+        raise
+    except FetchError as exc:  # compared without it, old news would look new: retry later
+        record_status(store, filing, status="failed", error=f"a baseline: {exc}")
+        report.failed.append(f"{filing.ticker} {filing.accession}: a baseline: {exc}")
+        return "failed"
     comparison = compare_filings(
         document,
         risk,
@@ -146,7 +164,7 @@ def _process_one(
     )
     record_processed(
         store, filing, document=document, risk=risk, comparison=comparison,
-        compared_with=[b.accession for b, _ in baselines],
+        compared_with=[b.accession for b, _ in baselines], run_date=run_date,
     )  # fmt: skip
     report.processed += 1
     report.accessions.append(filing.accession)

@@ -80,10 +80,20 @@ class Inbox:
         self.port = port
         self.messages: list[bytes] = []
         self.envelopes: list[list[str]] = []  # RCPT TO of each message, in order
+        self.faults: list[str] = []  # "4xx" or "drop": how to refuse the next messages
+        self.fault_filter = b""  # ... that contain this
+        self.refused = 0
         inbox = self
 
         class Handler:
             async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+                content = envelope.content  # type: ignore[attr-defined]
+                if inbox.faults and inbox.fault_filter in content:  # refuse: 4xx, or hang up
+                    fault = inbox.faults.pop(0)
+                    inbox.refused += 1
+                    if fault == "drop":
+                        server.transport.close()  # type: ignore[attr-defined]
+                    return "451 4.3.0 Try again later"
                 inbox.messages.append(envelope.content)  # type: ignore[attr-defined]
                 inbox.envelopes.append(list(envelope.rcpt_tos))  # type: ignore[attr-defined]
                 return "250 OK"

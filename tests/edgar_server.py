@@ -4,14 +4,16 @@ URLs are `http://127.0.0.1:PORT/{host}/{path}`, so the monitor's base URLs becom
 `.../www.sec.gov` and `.../data.sec.gov`. Faults are queued with `inject()` and hit
 the next matching requests: 429/503 with Retry-After, SEC's 403 rate-threshold page,
 plain 403 or 500, stalls (no answer for delay_s), dropped connections, truncated
-bodies, invalid JSON. It also answers absolute-form (proxy) requests. Every request
-is logged (monotonic time, path, headers, status) for server-side checks.
+bodies, invalid JSON. `chaos()` instead fails a share of all requests at random with a
+mix of them, for soak tests. It also answers absolute-form (proxy) requests. Every
+request is logged (monotonic time, path, headers, status) for server-side checks.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ RATE_PAGE = (
     b"<p>Request Rate Threshold Exceeded</p></body></html>"
 )
 FAULT_KINDS = {"429", "503", "500", "403", "403-rate", "stall", "drop", "truncate", "garbage"}
+CHAOS_KINDS = ("429", "503", "403-rate", "drop", "stall", "truncate")
 
 
 @dataclass
@@ -53,6 +56,10 @@ class _State:
     faults: list[Fault] = field(default_factory=list)
     log: list[RequestRecord] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    chaos_rate: float = 0.0
+    chaos_stall_s: float = 0.0
+    rng: random.Random = field(default_factory=random.Random)
+    injected: dict[str, int] = field(default_factory=dict)  # chaos faults by kind
 
     def take_fault(self, path: str) -> Fault | None:
         with self.lock:
@@ -60,6 +67,11 @@ class _State:
                 if fault.path_contains in path and fault.times > 0:
                     fault.times -= 1
                     return fault
+            if self.chaos_rate and self.rng.random() < self.chaos_rate:
+                kind = self.rng.choice(CHAOS_KINDS)
+                self.injected[kind] = self.injected.get(kind, 0) + 1
+                retry_after = "1" if kind in ("429", "503") else None
+                return Fault(kind, retry_after=retry_after, delay_s=self.chaos_stall_s)
         return None
 
     def record(self, handler: BaseHTTPRequestHandler, status: int, gzipped: bool = False) -> None:
@@ -199,6 +211,18 @@ class EdgarTestServer:
         assert kind in FAULT_KINDS, kind
         with self._server.state.lock:
             self._server.state.faults.append(Fault(kind, **options))  # type: ignore[arg-type]
+
+    def chaos(self, rate: float, *, seed: int = 0, stall_s: float = 0.0) -> None:
+        """Fail about `rate` of the requests from now on, each with a fault drawn from
+        CHAOS_KINDS (429 and 503 with Retry-After: 1; a stall lasts `stall_s`)."""
+        with self._server.state.lock:
+            state = self._server.state
+            state.chaos_rate, state.chaos_stall_s, state.rng = rate, stall_s, random.Random(seed)
+
+    @property
+    def injected(self) -> dict[str, int]:
+        with self._server.state.lock:
+            return dict(self._server.state.injected)
 
     def max_requests_in_window(self, window_s: float = 1.0) -> int:
         """The most requests that arrived within any `window_s` span."""

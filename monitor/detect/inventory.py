@@ -11,11 +11,13 @@ are classified by their length in days.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from monitor.errors import ParseError
 from monitor.settings import SignalsSettings
 
 Concept = tuple[str, str]  # (taxonomy, tag)
@@ -91,12 +93,15 @@ def read_facts(
     and within it the latest original filing filed by `filed_by`."""
     chosen: dict[tuple[date | None, date], Fact] = {}
     for taxonomy, tag in concepts:
-        units = companyfacts.get("facts", {}).get(taxonomy, {}).get(tag, {}).get("units", {})
-        if not units:
+        units = _object(_object(_object(_facts(companyfacts).get(taxonomy)).get(tag)).get("units"))
+        tables = [rows for rows in units.values() if isinstance(rows, list)]
+        if not tables:
             continue
-        rows = max(units.values(), key=len)  # the reporting currency: the unit most used
+        rows = max(tables, key=len)  # the reporting currency: the unit most used
         best: dict[tuple[date | None, date], Fact] = {}
         for row in rows:
+            if not isinstance(row, Mapping):
+                continue
             fact = _fact(row, f"{taxonomy}:{tag}")
             if fact is None or (filed_by is not None and fact.filed > filed_by):
                 continue
@@ -116,7 +121,12 @@ def quarterly_series(
     *,
     filed_by: date | None = None,
 ) -> list[Quarter]:
-    """One row per quarter end with an inventory balance, oldest first, with signals."""
+    """One row per quarter end with an inventory balance, oldest first, with signals.
+
+    Raises ParseError when `companyfacts` is not a company facts object; facts of the
+    wrong shape inside it are left out, like any other unusable fact.
+    """
+    _facts(companyfacts)
     inventory = _inventory(companyfacts, filed_by)
     revenue = _periods(read_facts(companyfacts, REVENUE, filed_by=filed_by))
     cost = _periods(read_facts(companyfacts, COST_OF_REVENUE, filed_by=filed_by))
@@ -143,17 +153,45 @@ def quarterly_series(
     return _with_changes(quarters, settings)
 
 
+def _facts(companyfacts: object) -> Mapping[str, Any]:
+    """The `facts` object of a companyfacts file (empty when it has none)."""
+    if not isinstance(companyfacts, Mapping):
+        raise ParseError(
+            f"companyfacts: not a company facts file (a JSON {_json_type(companyfacts)}, "
+            "not an object); check the source's api/xbrl/companyfacts file"
+        )
+    facts = companyfacts.get("facts", {})
+    if not isinstance(facts, Mapping):
+        raise ParseError(
+            f"companyfacts of CIK {companyfacts.get('cik')!r}: 'facts' is a JSON "
+            f"{_json_type(facts)}, not an object; check the source's api/xbrl/companyfacts file"
+        )
+    return facts
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def _object(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _fact(row: Mapping[str, Any], concept: str) -> Fact | None:
     try:
+        value = float(row["val"])
+        if not math.isfinite(value):
+            return None
         return Fact(
-            value=float(row["val"]),
+            value=value,
             start=date.fromisoformat(row["start"]) if row.get("start") else None,
             end=date.fromisoformat(row["end"]),
             accession=str(row["accn"]),
             filed=date.fromisoformat(row["filed"]),
             concept=concept,
         )
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
 
 

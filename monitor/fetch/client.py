@@ -106,7 +106,7 @@ class EdgarClient:
         body = self.get(url)
         try:
             return json.loads(body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested past the stack
             raise FetchError(
                 f"{self.source_url(url)}: not valid JSON ({exc}); the response may be truncated",
                 url=url,

@@ -8,6 +8,7 @@ fetched only when the date window reaches them.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 TICKERS_URL = f"{SEC_WWW}/files/company_tickers.json"
 _COLUMNS = ("accessionNumber", "filingDate", "reportDate", "acceptanceDateTime", "form")
+_ACCESSION = re.compile(r"[0-9]{10}-[0-9]{2}-[0-9]{6}")
+_PAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\.json")
+_DOCUMENT_PATH = re.compile(r"[^/\\\x00-\x1f\x7f]+(?:/[^/\\\x00-\x1f\x7f]+)*")
 
 
 def submissions_url(cik: int) -> str:
@@ -38,7 +42,7 @@ def load_ticker_map(client: EdgarClient) -> dict[str, Company]:
             )
             for row in rows or ()
         ]
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise FetchError(
             f"{TICKERS_URL}: unexpected ticker list ({exc!r})", url=TICKERS_URL
         ) from None
@@ -87,7 +91,7 @@ def list_filings(
     tables: list[tuple[str, Any]] = [(url, recent)]
     for page in pages:
         if _page_overlaps(page, since, until):
-            page_url = f"{SEC_DATA}/submissions/{page['name']}"
+            page_url = _page_url(url, page)
             try:
                 tables.append((page_url, client.get_json(page_url)))
             except NotFoundError as exc:
@@ -110,6 +114,16 @@ def _page_overlaps(page: Any, since: date | None, until: date | None) -> bool:
     except (KeyError, TypeError, ValueError):
         return True  # a page without usable dates may hold anything: read it
     return (since is None or last >= since) and (until is None or first <= until)
+
+
+def _page_url(url: str, page: Any) -> str:
+    """The URL of an older filings page named under `filings.files`."""
+    name = page.get("name") if isinstance(page, Mapping) else None
+    if not isinstance(name, str) or not _PAGE_NAME.fullmatch(name):
+        raise FetchError(
+            f"{url}: filings.files names no submissions page ({str(page)[:80]!r})", url=url
+        )
+    return f"{SEC_DATA}/submissions/{name}"
 
 
 def _form_filter(forms: Sequence[str], *, amendments: bool) -> Any:
@@ -152,7 +166,11 @@ def _read_row(
     name: str,
 ) -> Filing:
     accession = str(columns["accessionNumber"][index])
+    if not _ACCESSION.fullmatch(accession):
+        raise ValueError("not an EDGAR accession number (##########-##-######)")
     document = _at(optional["primaryDocument"], index) or f"{accession}.txt"
+    if not _DOCUMENT_PATH.fullmatch(document) or {".", ".."} & set(document.split("/")):
+        raise ValueError(f"primary document {document!r} is not a file of the filing's folder")
     items = _at(optional["items"], index)
     report_date = columns["reportDate"][index]
     return Filing(

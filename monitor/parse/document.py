@@ -100,13 +100,13 @@ def parse_document(data: bytes, *, url: str | None = None, source: str = "docume
 
 
 def _check_bytes(data: bytes, source: str) -> None:
-    if not data.strip():
-        raise ParseError(f"{source}: the document is empty")
-    if len(data) > MAX_DOCUMENT_BYTES:
+    if len(data) > MAX_DOCUMENT_BYTES:  # first: nothing is copied or scanned
         raise ParseError(
             f"{source}: the document is {len(data) / 2**20:.0f} MB, over the "
             f"{MAX_DOCUMENT_BYTES // 2**20} MB limit for one filing document"
         )
+    if not data or data.isspace():  # `not data.strip()` without copying the bytes
+        raise ParseError(f"{source}: the document is empty")
     head = data[:8192]
     if head.startswith((b"%PDF", b"PK\x03\x04", b"\x89PNG", b"GIF8", b"\xff\xd8\xff")):
         raise ParseError(f"{source}: not a text document (PDF, archive or image bytes)")

@@ -192,7 +192,13 @@ class _Walker:
             self.blocks.append(RawBlock("break", ""))
 
     def _take_data_table(self, table: lxml.etree._Element) -> bool:
-        """Keep a numeric table whole, as one table block; layout tables are walked on."""
+        """Keep a numeric table whole, as one table block; layout tables are walked on.
+
+        A table that holds another table is laid out: walked on, so each inner table is
+        judged on its own (and deeply nested tables cost linear, not cubic, time).
+        """
+        if next(table.iterdescendants("table"), None) is not None:
+            return False
         rows = []
         for row in table.iter("tr"):
             cells = [_text(c) for c in row if c.tag in ("td", "th")]

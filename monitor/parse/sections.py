@@ -153,7 +153,8 @@ def find_sections(
         problems.append(f"form not stated in the document; read as {form}")
     schema = _Schema(form)
     body_end = exhibits[0].start if exhibits else len(text)
-    candidates = _candidates(paragraphs, schema)
+    main = [p for p in paragraphs if p.start < body_end]  # exhibits are sections of their own
+    candidates = _candidates(main, schema)
     chosen = _heaviest_ordered(candidates, schema)
     links = _toc_links(toc_targets or {}, schema)
     boundaries = sorted(

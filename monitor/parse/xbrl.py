@@ -29,6 +29,7 @@ _GEOGRAPHIC_AXIS = re.compile(r"GeographicalAxis|GeographicAreasAxis|GeographicA
 _CHINA = re.compile(r"^country:(?:CN|HK|MO)$|China|HongKong|Macau|Macao|PeoplesRepublic|PRC", re.I)
 _TAIWAN = re.compile(r"^country:TW$|Taiwan", re.I)
 _INCLUDES_HONG_KONG = re.compile(r"China.*HongKong|Greater ?China", re.I)
+_SCALE = re.compile(r"-?[0-9]{1,2}")  # XBRL scales run from -30 to 30; nothing larger is a number
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,7 +140,9 @@ def _number(fact: lxml.etree._Element) -> float | None:
         value = float(text)
     except ValueError:
         return None
-    scale = fact.get("scale")
-    if scale and scale.lstrip("-").isdigit():
-        value *= 10 ** int(scale)
+    scale = fact.get("scale") or ""
+    if _SCALE.fullmatch(scale):
+        value *= 10.0 ** int(scale)
+    elif scale:
+        return None  # "²", "x" or a scale of thousands of digits: not a number we can use
     return -value if fact.get("sign") == "-" else value

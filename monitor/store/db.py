@@ -102,6 +102,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (cik, paragraph)
     );
     """,
+    """
+    ALTER TABLE run_filings ADD COLUMN alert TEXT;  -- the Message-ID, '' if nothing to say
+    UPDATE run_filings SET alert = '';  -- what earlier versions stored was dealt with
+    """,
 )
 DATA_TABLES = (
     "companies", "filings", "sections", "findings", "facts", "revenue_shares", "signals",
@@ -182,8 +186,10 @@ def record_processed(
     risk: RiskSummary,
     comparison: Comparison | None,
     compared_with: Sequence[str] = (),
+    run_date: date | None = None,
 ) -> None:
-    """A processed filing with its sections and findings, all in one transaction."""
+    """A processed filing with its sections and findings, all in one transaction; with
+    `run_date`, linked to that day's daily run (its alert is still to be sent)."""
     changes = {}
     if comparison is not None:
         changes = {(c.finding.start, c.finding.category): c for c in comparison.findings}
@@ -219,6 +225,12 @@ def record_processed(
                 for f in risk.findings
             ],
         )
+        if run_date is not None:
+            db.execute(
+                "INSERT INTO run_filings (run_date, accession) VALUES (?, ?) "
+                "ON CONFLICT DO UPDATE SET alert = NULL",
+                (run_date.isoformat(), filing.accession),
+            )
 
 
 def record_status(

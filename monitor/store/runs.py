@@ -4,6 +4,7 @@ took, the runs themselves, and alert e-mails with their delivery state."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -26,21 +27,39 @@ def record_success(store: Store, cik: int, when: datetime) -> None:
         )
 
 
-def record_run_filing(store: Store, run_date: date, accession: str) -> None:
-    with store.transaction() as db:
-        db.execute(
-            "INSERT INTO run_filings (run_date, accession) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            (run_date.isoformat(), accession),
-        )
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outgoing:
+    message_id: str
+    subject: str
+    body: str  # the whole message as RFC 5322 text
 
 
-def add_alert(store: Store, *, message_id: str, run_date: date, subject: str, body: str) -> None:
+def add_alerts(
+    store: Store, run_date: date, messages: Sequence[Outgoing], covers: Sequence[tuple[str, str]]
+) -> None:
+    """Store messages as pending, and mark the (run date, accession) pairs they cover as
+    alerted, in one transaction: a run killed before this leaves both to the next run."""
+    marker = messages[0].message_id if messages else ""
     with store.transaction() as db:
-        db.execute(
+        db.executemany(
             "INSERT INTO alerts (message_id, run_date, state, subject, body) "
             "VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (message_id) DO NOTHING",
-            (message_id, run_date.isoformat(), subject, body),
+            [(m.message_id, run_date.isoformat(), m.subject, m.body) for m in messages],
         )
+        db.executemany(
+            "UPDATE run_filings SET alert = ? WHERE run_date = ? AND accession = ?",
+            [(marker, day, accession) for day, accession in covers],
+        )
+
+
+def unalerted(store: Store) -> list[tuple[str, str]]:
+    """(run date, accession) of filings daily runs processed and no alert covered yet."""
+    return [
+        (str(day), str(accession))
+        for day, accession in store.connection.execute(
+            "SELECT run_date, accession FROM run_filings WHERE alert IS NULL ORDER BY 1, 2"
+        )
+    ]
 
 
 def pending_alerts(store: Store) -> list[tuple[str, str]]:

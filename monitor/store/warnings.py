@@ -11,47 +11,65 @@ from monitor.errors import MonitorError
 from monitor.store.db import Store
 
 
-def warning_rows(store: Store, run_date: date) -> list[dict[str, object]]:
+def warning_rows(store: Store, run_date: date | None) -> list[dict[str, object]]:
     """The day's warnings (new or changed findings of the filings its runs processed)
-    and the financial signals those filings carried, as digest rows."""
+    and the financial signals those filings carried, as digest rows; with no `run_date`,
+    those of every filing that no alert has covered yet."""
     db = store.connection
+    where, params = (
+        ("r.run_date = ?", [run_date.isoformat()]) if run_date else ("r.alert IS NULL", [])
+    )
     findings = db.execute(
-        "SELECT f.accession, c.ticker, c.name, c.cik, f.form, f.filed, f.accepted, f.period, "
-        "x.section, x.category, x.severity, x.change, x.sentence, f.url, x.amounts, x.dates, "
-        "x.finding_id, x.diff, x.text "
+        "SELECT r.run_date, f.accession, c.ticker, c.name, c.cik, f.form, f.filed, f.accepted, "
+        "f.period, x.section, x.category, x.severity, x.change, x.sentence, f.url, x.amounts, "
+        "x.dates, x.finding_id, x.diff, x.text "
         "FROM run_filings r JOIN filings f ON f.accession = r.accession "
         "JOIN companies c ON c.cik = f.cik JOIN findings x ON x.accession = f.accession "
-        "WHERE r.run_date = ? AND x.change IN ('new', 'changed') "
+        f"WHERE {where} AND x.change IN ('new', 'changed') "
         "ORDER BY f.accepted, x.start_offset, x.category",
-        (run_date.isoformat(),),
+        params,
     ).fetchall()
     signals = db.execute(
-        "SELECT f.accession, c.ticker, c.name, c.cik, f.form, f.filed, f.accepted, f.period, "
-        "s.kind, s.figures, f.url FROM run_filings r JOIN filings f ON f.accession = r.accession "
+        "SELECT r.run_date, f.accession, c.ticker, c.name, c.cik, f.form, f.filed, f.accepted, "
+        "f.period, s.kind, s.figures, f.url "
+        "FROM run_filings r JOIN filings f ON f.accession = r.accession "
         "JOIN companies c ON c.cik = f.cik "
         "JOIN signals s ON s.cik = f.cik AND s.period_end = f.period "
-        "WHERE r.run_date = ? ORDER BY f.accepted, s.kind",
-        (run_date.isoformat(),),
+        f"WHERE {where} ORDER BY f.accepted, s.kind",
+        params,
     ).fetchall()
     muted = set(db.execute("SELECT cik, paragraph FROM mutes").fetchall())
     rows: list[dict[str, object]] = []
     for row in findings:
-        (accession, ticker, name, cik, form, filed, accepted, period, section) = row[:9]
-        (category, severity, change, sentence, url, amounts, dates, finding_id, diff) = row[9:18]
-        if (cik, paragraph_key(str(row[18]))) in muted:
+        (day, accession, ticker, name, cik, form, filed, accepted, period, section) = row[:10]
+        (category, severity, change, sentence, url, amounts, dates, finding_id, diff) = row[10:19]
+        if (cik, paragraph_key(str(row[19]))) in muted:
             continue
         rows.append({
-            "run_date": run_date.isoformat(), "ticker": ticker, "company": name, "cik": cik,
+            "run_date": day, "ticker": ticker, "company": name, "cik": cik,
             "form": form, "filed": filed, "accepted": accepted, "accession": accession,
             "period": period, "section": section, "category": category, "severity": severity,
             "change": change, "sentence": sentence, "url": url,
             "figures": "; ".join([*json.loads(amounts), *json.loads(dates)]),
             "finding_id": finding_id, "diff": json.loads(diff) if diff else None,
-            "text": row[18],
+            "text": row[19],
         })  # fmt: skip
-    for accession, ticker, name, cik, form, filed, accepted, period, kind, figures, url in signals:
+    for (
+        day,
+        accession,
+        ticker,
+        name,
+        cik,
+        form,
+        filed,
+        accepted,
+        period,
+        kind,
+        figures,
+        url,
+    ) in signals:
         rows.append({
-            "run_date": run_date.isoformat(), "ticker": ticker, "company": name, "cik": cik,
+            "run_date": day, "ticker": ticker, "company": name, "cik": cik,
             "form": form, "filed": filed, "accepted": accepted, "accession": accession,
             "period": period, "section": None, "category": f"signal:{kind}", "severity": None,
             "change": "new", "sentence": figures, "url": url, "figures": figures,
