@@ -255,3 +255,31 @@ def test_a_run_stopped_by_an_error_tells_operations(mirror: Path, tmp_path: Path
     assert message["To"] == "ops@example.com" and "no run has succeeded yet" in message["Subject"]
     text = message.get_body(("plain",)).get_content()
     assert f"the run stopped: {watchlist}: [[company]] #1 (NVDA): cik must be" in text
+
+
+def test_a_run_limited_with_tickers_moves_only_those_companies_on(
+    mirror: Path, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    env = {
+        "MONITOR_EDGAR_MIRROR": str(mirror),
+        "MONITOR_STORE_PATH": str(tmp_path / "monitor.db"),
+        "MONITOR_OUTPUT_DIR": str(tmp_path / "out"),
+        "MONITOR_RUN_LOOKBACK_DAYS": "120",  # back to Boeing's 10-K of 2025-02-03
+    }
+    both = run_monitor("run", "--as-of", "2025-05-29", "--tickers", "NVDA", "BA", env=env)
+    assert both.returncode == 0, both.stderr
+
+    def last_success() -> dict[str, str]:
+        with sqlite3.connect(tmp_path / "monitor.db") as db:
+            rows = db.execute(
+                "SELECT c.ticker, s.last_success FROM company_state s JOIN companies c USING (cik)"
+            ).fetchall()
+        return dict(rows)
+
+    before = last_success()
+    nvidia = run_monitor("run", "--as-of", "2025-06-10", "--tickers", "NVDA", env=env)
+    assert nvidia.returncode == 0, nvidia.stderr
+    after = last_success()
+    assert "BA" in before and after["NVDA"] > before["NVDA"] and after["BA"] == before["BA"]
