@@ -17,8 +17,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import TEST_USER_AGENT, Inbox, free_port  # noqa: E402
+from tests.conftest import Inbox, free_port  # noqa: E402
 from tests.edgar_server import EdgarTestServer  # noqa: E402
+from tests.test_daily_job import env_for  # noqa: E402
 from tests.test_reliability import DAYS, delivered_ids, settled_state  # noqa: E402
 
 
@@ -36,21 +37,11 @@ def monitor(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 def environment(server: EdgarTestServer, inbox: Inbox, work: Path) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    return base | {
-        "MONITOR_EDGAR_WWW_URL": server.www_url,
-        "MONITOR_EDGAR_DATA_URL": server.data_url,
-        "MONITOR_EDGAR_USER_AGENT": TEST_USER_AGENT,
-        "MONITOR_EDGAR_CACHE_DIR": str(work / "cache"),
-        "MONITOR_STORE_PATH": str(work / "monitor.db"),
-        "MONITOR_OUTPUT_DIR": str(work / "out"),
-        "MONITOR_EMAIL_SMTP_HOST": "127.0.0.1",
-        "MONITOR_EMAIL_SMTP_PORT": str(inbox.port),
-        "MONITOR_EMAIL_SECURITY": "none",
-        "MONITOR_EMAIL_FROM": "monitor@example.com",
-        "MONITOR_EMAIL_TO": "analysts@example.com",
-        "MONITOR_EDGAR_TIMEOUT_S": "1",
-        "MONITOR_EDGAR_MAX_RETRY_WAIT_S": "4",
-    }
+    return (
+        base
+        | env_for(server, inbox, work)
+        | {"MONITOR_EDGAR_TIMEOUT_S": "1", "MONITOR_EDGAR_MAX_RETRY_WAIT_S": "4"}
+    )
 
 
 def alerted(store: Path) -> set[tuple[str, str, str]]:
