@@ -127,9 +127,12 @@ def kills(args: argparse.Namespace, server: EdgarTestServer, inbox: Inbox, work:
         time.sleep(delay)
         victim.send_signal(signal.SIGKILL)
         finished_first = victim.wait(timeout=60) != -signal.SIGKILL
+        codes = []
         for day in DAYS[1:]:
             for _ in range(5):
-                if monitor("run", "--as-of", day, "--tickers", "NVDA", env=env).returncode == 0:
+                rerun = monitor("run", "--as-of", day, "--tickers", "NVDA", env=env)
+                codes.append(rerun.returncode)
+                if codes[-1] == 0:
                     break
         store = work / f"kill-{trial}/monitor.db"
         with sqlite3.connect(store) as db:
@@ -142,7 +145,8 @@ def kills(args: argparse.Namespace, server: EdgarTestServer, inbox: Inbox, work:
         say(
             f"kill {trial + 1:2d} at {delay:4.1f} s"
             f"{' (the run had finished)' if finished_first else ''}: "
-            f"state equal {ok}{f' (differs: {differ})' if differ else ''}, alerts {dict(ids)}"
+            f"state equal {ok}{f' (differs: {differ})' if differ else ''}, alerts {dict(ids)}, "
+            f"reruns exited {codes}"
         )
         assert ok
     say(f"kills: {args.kills} trials, all equal to the clean run; resent (same id) {resent}")
