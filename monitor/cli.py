@@ -398,6 +398,8 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         f"alert {result.alert or 'none'}"
         f"{'; undelivered: ' + ', '.join(result.undelivered) if result.undelivered else ''}\n"
     )
+    for problem in result.problems:
+        sys.stderr.write(f"  problem: {problem}\n")
     return result.exit_status
 
 

@@ -33,7 +33,7 @@ from monitor.pipeline import (
     record_company_facts,
     select_entries,
 )
-from monitor.process import ProcessReport, process_filings
+from monitor.process import MAX_ATTEMPTS, ProcessReport, process_filings
 from monitor.report.digest import write_digest
 from monitor.report.mail import build_alert, build_ops_message, deliver
 from monitor.settings import Settings, email_transport
@@ -57,7 +57,6 @@ from monitor.watchlist import WatchlistEntry
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5  # a filing that failed this often is given up and reported
 AFTER_HOURS_DAYS = 4  # Friday evening to Tuesday after a Monday holiday
 STALE_AFTER = timedelta(days=2)  # no successful run for this long: tell operations
 

@@ -27,6 +27,8 @@ from monitor.store.db import Store, filing_state, record_processed, record_statu
 
 logger = logging.getLogger(__name__)
 
+MAX_ATTEMPTS = 5  # a filing that failed this often is given up (and reported that once)
+
 
 @dataclass(kw_only=True)
 class ProcessReport:
@@ -131,9 +133,7 @@ def _process_one(
         record_status(store, filing, status="pending", error=str(outcome))
         return "pending"
     if isinstance(outcome, FetchError | ParseError):
-        record_status(store, filing, status="failed", error=str(outcome))
-        report.failed.append(f"{filing.ticker} {filing.accession}: {outcome}")
-        return "failed"
+        return _failed(store, filing, str(outcome), report)
     if isinstance(outcome, Exception):
         raise outcome
     document, risk = outcome
@@ -151,9 +151,7 @@ def _process_one(
         record_status(store, filing, status="pending", error=f"a baseline: {exc}")
         raise
     except FetchError as exc:  # compared without it, old news would look new: retry later
-        record_status(store, filing, status="failed", error=f"a baseline: {exc}")
-        report.failed.append(f"{filing.ticker} {filing.accession}: a baseline: {exc}")
-        return "failed"
+        return _failed(store, filing, f"a baseline: {exc}", report)
     comparison = compare_filings(
         document,
         risk,
@@ -169,6 +167,14 @@ def _process_one(
     report.processed += 1
     report.accessions.append(filing.accession)
     return "processed"
+
+
+def _failed(store: Store, filing: Filing, error: str, report: ProcessReport) -> str:
+    """Record a failure; the MAX_ATTEMPTS-th is the last (`given_up`, reported once)."""
+    status = record_status(store, filing, status="failed", error=error, give_up_after=MAX_ATTEMPTS)
+    given_up = f"given up after {MAX_ATTEMPTS} attempts: " if status == "given_up" else ""
+    report.failed.append(f"{filing.ticker} {filing.accession}: {given_up}{error}")
+    return "failed"
 
 
 class _Baselines(dict[str, Scanned | None]):

@@ -149,3 +149,26 @@ def test_a_run_killed_anywhere_is_finished_by_the_next(
     assert set(delivered_ids(smtp_server)) == set(sent_clean)  # never under another id
     with sqlite3.connect(tmp_path / "killed/monitor.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_filing_that_keeps_failing_is_given_up_once_and_reported(
+    edgar_server: EdgarTestServer, smtp_server: Inbox, tmp_path: Path
+) -> None:
+    env = env_for(edgar_server, smtp_server, tmp_path) | {"MONITOR_EDGAR_MAX_RETRY_WAIT_S": "0"}
+    document = "000104581025000116/nvda-20250427.htm"
+    edgar_server.inject("500", times=1000, path_contains=document)
+    runs = [
+        run_monitor("run", "--as-of", "2025-05-28", "--tickers", "NVDA", env=env) for _ in range(6)
+    ]
+    assert [r.returncode for r in runs] == [1, 1, 1, 1, 1, 0]
+    assert "given up after 5 attempts" in runs[4].stderr + runs[4].stdout
+    assert "given up" not in runs[3].stderr
+    with sqlite3.connect(tmp_path / "monitor.db") as db:
+        status = db.execute(
+            "SELECT status, attempts FROM filings WHERE accession = '0001045810-25-000116'"
+        ).fetchone()
+    assert status == ("given_up", 5)
+    tried = [r for r in edgar_server.requests if document in r.path]
+    assert len(tried) == 5  # the sixth run left it alone
+    ops = [m for m in smtp_server.messages if b"problem(s)" in m]
+    assert len(ops) == 2 and b"given up after 5 attempts" in ops[-1]  # the same notice once

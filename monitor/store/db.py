@@ -240,18 +240,23 @@ def record_status(
     status: str,
     error: str | None = None,
     reason: str | None = None,
-) -> None:
-    """A filing that was not processed (failed, skipped, unavailable, pending)."""
+    give_up_after: int | None = None,
+) -> str:
+    """A filing that was not processed (failed, skipped, unavailable, pending); a failure
+    that is the `give_up_after`-th is recorded `given_up`. Returns the status recorded."""
     with store.transaction() as db:
         previous = db.execute(
             "SELECT attempts FROM filings WHERE accession = ?", (filing.accession,)
         ).fetchone()
         attempts = (previous[0] if previous else 0) + (status == "failed")
+        if status == "failed" and give_up_after is not None and attempts >= give_up_after:
+            status = "given_up"
         _replace_filing(db, filing, status=status)
         db.execute(
             "UPDATE filings SET error = ?, reason = ?, attempts = ? WHERE accession = ?",
             (error, reason, attempts, filing.accession),
         )
+    return status
 
 
 def record_facts(
