@@ -13,9 +13,9 @@ Already covered elsewhere, and not repeated here:
   (tests/test_cli.py::test_unknown_ticker_is_named_and_the_others_listed).
 
 The very large document: a file over the 64 MB limit (MAX_DOCUMENT_BYTES) is refused
-by size before any parsing, with a ParseError naming the file; the process reads it
-once and holds nothing else of that size, so peak memory is the interpreter plus the
-file. Under the limit, documents parse in linear time (the 50 MB test).
+by its size before it is read (`monitor scan`), with a ParseError naming the file; a
+document fetched over HTTP is checked before any parsing, and nothing else of its size
+is held. Under the limit, documents parse in linear time (the 50 MB test).
 """
 
 from __future__ import annotations
