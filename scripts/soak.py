@@ -108,6 +108,7 @@ def soak(args: argparse.Namespace, server: EdgarTestServer, inbox: Inbox, work: 
 
 
 def kills(args: argparse.Namespace, server: EdgarTestServer, inbox: Inbox, work: Path) -> None:
+    inbox.messages.clear()  # expected: just the clean run's alert, not the soak's
     env = environment(server, inbox, work / "kill-clean")
     for day in DAYS:
         assert monitor("run", "--as-of", day, "--tickers", "NVDA", env=env).returncode == 0
