@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument("--since", type=_iso_date, required=True, help="filed on or after")
     backfill.add_argument("--until", type=_iso_date, help="filed on or before")
-    backfill.add_argument("--tickers", nargs="+", metavar="T", help="only these companies")
+    _add_tickers_flag(backfill)
     backfill.add_argument(
         "--retry-unavailable",
         action="store_true",
@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     rescan = commands.add_parser(
         "rescan", parents=[common], help="re-run parsing and detection on stored filings"
     )
-    rescan.add_argument("--tickers", nargs="+", metavar="T", help="only these companies")
+    _add_tickers_flag(rescan)
     rescan.add_argument("--since", type=_iso_date, help="filed on or after YYYY-MM-DD")
     rescan.set_defaults(handler=_cmd_rescan)
 
@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run", parents=[common], help="the daily job: the watchlist's new filings"
     )
     run.add_argument("--as-of", type=_iso_date, help="act as if it were the end of this day (ET)")
-    run.add_argument("--tickers", nargs="+", metavar="T", help="only these companies")
+    _add_tickers_flag(run)
     run.add_argument(
         "--dry-run",
         action="store_true",
@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--from", dest="start", type=_iso_date, required=True, metavar="D")
     replay.add_argument("--to", dest="end", type=_iso_date, required=True, metavar="D")
-    replay.add_argument("--tickers", nargs="+", metavar="T", help="only these companies")
+    _add_tickers_flag(replay)
     replay.add_argument(
         "--send", action="store_true", help="send the alerts as configured (default: .eml files)"
     )
@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", parents=[common], help="the daily job on [schedule] cron, until stopped"
     )
-    serve.add_argument("--tickers", nargs="+", metavar="T", help="only these companies")
+    _add_tickers_flag(serve)
     serve.add_argument(
         "--run-now", action="store_true", help="also run the job once at start, then on schedule"
     )
@@ -197,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     mute.add_argument("--reason", metavar="TEXT", help="why, kept with the mute")
     mute.set_defaults(handler=_cmd_mute)
     return parser
+
+
+def _add_tickers_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tickers", nargs="+", metavar="T", help="only these companies")
 
 
 def _add_format_flags(parser: argparse.ArgumentParser) -> None:

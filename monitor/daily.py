@@ -402,11 +402,8 @@ def _quiet_companies(
 def _is_due(store: Store, filing: Filing, now: datetime, default_start: datetime) -> bool:
     """Accepted since the company's last successful run (and not after `now`), and not
     already settled; failed filings are retried up to five attempts."""
-    start = last_success(store, filing.cik) or default_start
-    if not start < filing.accepted <= now:
-        state = filing_state(store, filing.accession)
-        return state is not None and state[0] in ("failed", "pending") and state[1] < MAX_ATTEMPTS
     state = filing_state(store, filing.accession)
-    if state is None:
-        return True
+    if state is None:  # new to the store: due if accepted in the company's window
+        start = last_success(store, filing.cik) or default_start
+        return start < filing.accepted <= now
     return state[0] in ("failed", "pending") and state[1] < MAX_ATTEMPTS
