@@ -243,7 +243,7 @@ def _revenue_shares(
     unavailable = 0
     for filing in filings:
         try:
-            found = geographic_revenue(client.get(filing.url))
+            found = geographic_revenue(client.get_document(filing.url))
         except NotFoundError:
             unavailable += 1
             continue

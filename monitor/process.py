@@ -76,7 +76,9 @@ def process_filings(
             return None  # known to be unavailable, failed or skipped
         if filing.accession not in scanned:  # not among `filings`, or no longer kept
             try:
-                scanned[filing.accession] = scan_document(client.get(filing.url), filing, lexicon)
+                scanned[filing.accession] = scan_document(
+                    client.get_document(filing.url), filing, lexicon
+                )
             except (NotFoundError, ParseError) as exc:  # for good: compare without it
                 logger.warning(
                     "%s %s: baseline not available (%s)", filing.ticker, filing.accession, exc
@@ -211,7 +213,7 @@ def _scan_ahead(
     if executor is None:
         for filing in ordered:
             try:
-                yield filing, scan_document(client.get(filing.url), filing, lexicon)
+                yield filing, scan_document(client.get_document(filing.url), filing, lexicon)
             except (FetchError, ParseError) as exc:
                 yield filing, exc
         return
@@ -223,7 +225,7 @@ def _scan_ahead(
         while queue and not throttled and len(ahead) < depth:
             upcoming = queue.pop()
             try:
-                data = client.get(upcoming.url)
+                data = client.get_document(upcoming.url)
             except FetchError as exc:
                 ahead.append((upcoming, exc))
                 throttled = isinstance(exc, ThrottledError)

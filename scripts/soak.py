@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import random
 import signal
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,52 +65,94 @@ def stored(store: Path) -> dict[str, list[tuple[object, ...]]]:
     return state
 
 
-def soak(args: argparse.Namespace, server: EdgarTestServer, inbox: Inbox, work: Path) -> None:
-    window = ("--from", args.start, "--to", args.end, "--tickers", *args.tickers, "--send")
-    clean_env = environment(server, inbox, work / "clean")
-    started = time.monotonic()
-    clean = monitor("replay", *window, env=clean_env)
-    assert clean.returncode == 0, clean.stderr[-2000:]
-    say(f"clean replay: {time.monotonic() - started:.0f} s, {clean.stderr.splitlines()[-1]}")
-    clean_sent = Counter(delivered_ids(inbox))
-    inbox.messages.clear()
+def digest_rows(out: Path) -> Counter[tuple[str, ...]]:
+    """Every row of every day's digest, less its run date: a filing that faults delayed
+    is in a later day's digest, but in one, once, with the same content."""
+    rows: Counter[tuple[str, ...]] = Counter()
+    for path in sorted((out / "digests").glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows.update(tuple(row[1:]) for row in list(csv.reader(handle))[1:])
+    return rows
 
-    server.chaos(args.rate, seed=args.seed, stall_s=1.5)
-    requests_before = len(server.requests)
-    chaos_env = environment(server, inbox, work / "chaos")
+
+def replay(
+    args: argparse.Namespace, work: Path, *, rate: float
+) -> tuple[Inbox, EdgarTestServer, float, int, int]:
+    """The replay over the window against a server of its own failing `rate` of requests,
+    then the daily job again until it exits 0; (inbox, server, seconds, first exit, reruns)."""
+    server, inbox = EdgarTestServer(args.mirror), Inbox(free_port())
+    server.start()
+    inbox.start()
+    window = ("--from", args.start, "--to", args.end, "--tickers", *args.tickers, "--send")
+    env = environment(server, inbox, work)
+    server.chaos(rate, seed=args.seed, stall_s=1.5)
     started = time.monotonic()
-    first = monitor("replay", *window, env=chaos_env)
+    first = monitor("replay", *window, env=env).returncode
     reruns = 0
-    while True:  # what cron does: the daily job again, until nothing is pending or failed
-        rerun = monitor("run", "--as-of", args.end, "--tickers", *args.tickers, env=chaos_env)
+    while rate:  # what cron does: the daily job again, until nothing is pending or failed
+        rerun = monitor("run", "--as-of", args.end, "--tickers", *args.tickers, env=env)
         reruns += 1
         if rerun.returncode == 0:
             break
         assert reruns < 30, rerun.stderr[-2000:]
-    server.chaos(0.0)
+    assert first == 0 or rate, f"the clean replay exited {first}"
     seconds = time.monotonic() - started
-    chaos_requests = len(server.requests) - requests_before
-    sent = Counter(delivered_ids(inbox))
-    same_store = stored(work / "chaos/monitor.db") == stored(work / "clean/monitor.db")
-    same_alerts = alerted(work / "chaos/monitor.db") == alerted(work / "clean/monitor.db")
+    server.chaos(0.0)
+    return inbox, server, seconds, first, reruns
+
+
+def soak(args: argparse.Namespace, work: Path) -> None:
+    with ThreadPoolExecutor(2) as pool:  # side by side: each against its own server
+        clean_run = pool.submit(replay, args, work / "clean", rate=0.0)
+        chaos_run = pool.submit(replay, args, work / "chaos", rate=args.rate)
+        clean_inbox, clean_server, clean_s, _, _ = clean_run.result()
+        inbox, server, seconds, first, reruns = chaos_run.result()
+    for running in (clean_inbox, inbox, clean_server, server):
+        running.stop()
+    clean_db, chaos_db = work / "clean/monitor.db", work / "chaos/monitor.db"
+    clean_sent, sent = Counter(delivered_ids(clean_inbox)), Counter(delivered_ids(inbox))
     say(
-        f"chaos replay (exit {first.returncode}) + {reruns} run(s): {seconds:.0f} s, "
-        f"{chaos_requests} requests, faults injected {sum(server.injected.values())} "
+        f"clean replay {args.start}..{args.end} of {' '.join(args.tickers)}: {clean_s:.0f} s, "
+        f"{len(clean_server.requests)} requests, "
+        f"{len(stored(clean_db)['run_filings'])} filings processed, "
+        f"{len(clean_sent)} alerts, {sum(digest_rows(work / 'clean/out').values())} digest rows"
+    )
+    say(
+        f"chaos replay (exit {first}) + {reruns} run(s): {seconds:.0f} s, "
+        f"{len(server.requests)} requests, faults injected {sum(server.injected.values())} "
         f"{dict(sorted(server.injected.items()))}"
     )
+    same_store = stored(chaos_db) == stored(clean_db)
+    same_alerts = alerted(chaos_db) == alerted(clean_db)
+    same_digests = digest_rows(work / "chaos/out") == digest_rows(work / "clean/out")
+    with sqlite3.connect(chaos_db) as db:
+        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
     say(
-        f"  filings processed {len(stored(work / 'chaos/monitor.db')['run_filings'])}, "
+        f"  filings processed {len(stored(chaos_db)['run_filings'])}, "
         f"alerts sent {len(sent)} (clean {len(clean_sent)}), sent twice "
         f"{sum(1 for n in sent.values() if n > 1)}, store equal {same_store}, "
-        f"alerted warnings equal {same_alerts} ({len(alerted(work / 'clean/monitor.db'))}), "
-        f"max requests in any 1 s {server.max_requests_in_window(1.0)}"
+        f"digest rows equal {same_digests}, "
+        f"alerted warnings equal {same_alerts} ({len(alerted(clean_db))}), "
+        f"integrity {integrity}, max requests in any 1 s "
+        f"{server.max_requests_in_window(1.0)} (clean {clean_server.max_requests_in_window(1.0)})"
     )
-    assert same_store and same_alerts and max(sent.values(), default=1) == 1
+    assert same_store and same_alerts and same_digests and integrity == "ok"
+    assert max(sent.values(), default=1) == 1
     assert server.max_requests_in_window(1.0) <= 10
 
 
-def kills(args: argparse.Namespace, server: EdgarTestServer, inbox: Inbox, work: Path) -> None:
-    inbox.messages.clear()  # expected: just the clean run's alert, not the soak's
+def kills(args: argparse.Namespace, work: Path) -> None:
+    server, inbox = EdgarTestServer(args.mirror), Inbox(free_port())
+    server.start()
+    inbox.start()
+    try:
+        _kills(args, server, inbox, work)
+    finally:
+        inbox.stop()
+        server.stop()
+
+
+def _kills(args: argparse.Namespace, server: EdgarTestServer, inbox: Inbox, work: Path) -> None:
     env = environment(server, inbox, work / "kill-clean")
     for day in DAYS:
         assert monitor("run", "--as-of", day, "--tickers", "NVDA", env=env).returncode == 0
@@ -162,18 +206,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kills", type=int, default=20)
     args = parser.parse_args()
-    mirror = Path(os.environ.get("MONITOR_EDGAR_MIRROR", REPO.parent / "shared/edgar"))
-    server = EdgarTestServer(mirror)
-    server.start()
-    inbox = Inbox(free_port())
-    inbox.start()
-    try:
-        with tempfile.TemporaryDirectory(prefix="soak-") as work:
-            soak(args, server, inbox, Path(work))
-            kills(args, server, inbox, Path(work))
-    finally:
-        inbox.stop()
-        server.stop()
+    args.mirror = Path(os.environ.get("MONITOR_EDGAR_MIRROR", REPO.parent / "shared/edgar"))
+    with tempfile.TemporaryDirectory(prefix="soak-") as work, ThreadPoolExecutor(2) as pool:
+        # The kill trials use days of their own: they run beside the soak, not after it.
+        jobs = [pool.submit(soak, args, Path(work)), pool.submit(kills, args, Path(work))]
+        for job in jobs:
+            job.result()
 
 
 if __name__ == "__main__":

@@ -28,7 +28,15 @@ RATE_PAGE = (
     b"<h1>Your Request Originates from an Undeclared Automated Tool</h1>"
     b"<p>Request Rate Threshold Exceeded</p></body></html>"
 )
-FAULT_KINDS = {"429", "503", "500", "403", "403-rate", "stall", "drop", "truncate", "garbage"}
+FAULT_KINDS = {
+    "429", "503", "500", "403", "403-rate", "stall", "drop", "truncate", "garbage",
+    "html-page", "png",  # 200 with a body of the wrong kind: a proxy's page, an image
+}  # fmt: skip
+MAINTENANCE_PAGE = (  # hand-written: what a proxy or a maintenance window answers with 200
+    b"<!DOCTYPE html><html><head><title>Scheduled Maintenance</title></head>"
+    b"<body><h1>This service is down for maintenance.</h1></body></html>"
+)
+PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8
 CHAOS_KINDS = ("429", "503", "403-rate", "drop", "stall", "truncate")
 
 
@@ -146,6 +154,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "garbage":
             self._send(200, b'{"filings": {"recent": [1, 2', "application/json")
             return
+        if fault.kind in ("html-page", "png"):
+            page = fault.kind == "html-page"
+            body, media = (MAINTENANCE_PAGE, "text/html") if page else (PNG_BYTES, "image/png")
+            self._send(200, body, media)
+            return
         status = {"429": 429, "503": 503, "500": 500, "403": 403, "403-rate": 403}[fault.kind]
         body = RATE_PAGE if fault.kind == "403-rate" else b"Forbidden" if status == 403 else b"busy"
         extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
@@ -211,6 +224,11 @@ class EdgarTestServer:
         assert kind in FAULT_KINDS, kind
         with self._server.state.lock:
             self._server.state.faults.append(Fault(kind, **options))  # type: ignore[arg-type]
+
+    def heal(self) -> None:
+        """Drop the injected faults that are left."""
+        with self._server.state.lock:
+            self._server.state.faults.clear()
 
     def chaos(self, rate: float, *, seed: int = 0, stall_s: float = 0.0) -> None:
         """Fail about `rate` of the requests from now on, each with a fault drawn from

@@ -20,20 +20,24 @@ is held. Under the limit, documents parse in linear time (the 50 MB test).
 
 from __future__ import annotations
 
+import email
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
+from email.policy import default
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitor.parse.document import MAX_DOCUMENT_BYTES
-from tests.conftest import REPO, loopback_env
+from tests.conftest import REPO, Inbox, loopback_env
 from tests.edgar_server import EdgarTestServer
 from tests.test_cli import run_monitor
+from tests.test_daily_job import env_for
 
 EXIT_OK, EXIT_FAILURES, EXIT_CONFIG = 0, 1, 2
 DATA = REPO / "tests" / "data"
@@ -206,6 +210,71 @@ def test_broken_json_from_edgar_names_the_url(
         assert "not valid JSON" in line
     else:
         assert "peer closed connection" in line and "gave up after" in line
+
+
+@pytest.mark.parametrize(
+    ("fault", "sent"),
+    [("html-page", "text/html titled 'Scheduled Maintenance'"), ("png", "image/png")],
+)
+def test_a_body_of_the_wrong_content_type_is_refused_by_it(
+    edgar_server: EdgarTestServer, tmp_path: Path, fault: str, sent: str
+) -> None:
+    edgar_server.inject(fault, path_contains=NVDA_SUBMISSIONS, times=50)
+    result = run_monitor("filings", "NVDA", "--json", env=loopback_env(edgar_server, tmp_path))
+    url = f"{edgar_server.data_url}/{NVDA_SUBMISSIONS}"
+    assert_one_line(result, EXIT_FAILURES, url, f"JSON was expected, the server sent {sent}")
+    assert json.loads(result.stdout) == []
+
+
+# The daily run: each bad source named on a line of its own, the rest goes on ----------
+
+
+def test_bad_sources_in_a_daily_run_are_named_and_the_rest_goes_on(
+    edgar_server: EdgarTestServer, smtp_server: Inbox, tmp_path: Path
+) -> None:
+    """2025-05-02: Apple's 10-Q came that day, Tesla's 10-K/A two days before. Tesla's
+    document arrives as an image, Boeing's history as a maintenance page, NVIDIA's cut
+    short: three problems, each naming its company and URL, and Apple's warnings are
+    digested and alerted all the same. When the faults are gone, the next run takes
+    Tesla's 10-K/A: nothing was lost."""
+    tesla_10ka = "1318605/000110465925042659/tm252787d2_10ka.htm"
+    edgar_server.inject("png", path_contains=tesla_10ka, times=50)
+    edgar_server.inject("html-page", path_contains="submissions/CIK0000012927", times=50)
+    edgar_server.inject("truncate", path_contains=NVDA_SUBMISSIONS, times=50)
+    env = env_for(edgar_server, smtp_server, tmp_path)
+    day = ("--as-of", "2025-05-02", "--tickers", "NVDA", "AAPL", "TSLA", "BA")
+    result = run_monitor("run", *day, env=env)
+    assert result.returncode == EXIT_FAILURES, result.stderr
+    problems = [line for line in result.stderr.splitlines() if line.startswith("  problem: ")]
+    assert len(problems) == 3, result.stderr
+    nvda, boeing, tesla = problems
+    assert nvda.startswith(f"  problem: NVDA: GET {edgar_server.data_url}/{NVDA_SUBMISSIONS}: ")
+    assert "peer closed connection" in nvda and "fetched again next run" in nvda
+    assert boeing.startswith(f"  problem: BA: GET {edgar_server.data_url}/submissions/CIK00000")
+    assert "JSON was expected, the server sent text/html titled 'Scheduled Maintenance'" in boeing
+    assert tesla.startswith(f"  problem: TSLA 0001104659-25-042659: GET {edgar_server.www_url}/")
+    assert tesla_10ka in tesla and "the server sent image/png" in tesla
+    digest = (tmp_path / "out/digests/2025-05-02.csv").read_text()
+    assert {line.split(",")[1] for line in digest.splitlines()[1:]} == {"AAPL"}
+    mails = [email.message_from_bytes(raw, policy=default) for raw in smtp_server.messages]
+    (alert,) = [m for m in mails if "problem" not in m["Subject"]]
+    assert "AAPL" in alert["Subject"] and "TSLA" not in alert["Subject"]
+
+    store = tmp_path / "monitor.db"
+    assert filing_status(store, "0001104659-25-042659") == ("failed", 1)
+
+    edgar_server.heal()
+    rerun = run_monitor("run", *day, env=env)
+    assert rerun.returncode == EXIT_OK, rerun.stderr
+    # taken this time: a Part III amendment, rightly skipped for want of risk factors
+    assert filing_status(store, "0001104659-25-042659") == ("skipped", 1)
+
+
+def filing_status(store: Path, accession: str) -> tuple[str, int]:
+    with sqlite3.connect(store) as db:
+        row = db.execute("SELECT status, attempts FROM filings WHERE accession = ?", (accession,))
+        status, attempts = row.fetchone()
+    return status, attempts
 
 
 # EDGAR's JSON: valid JSON of the wrong shape (a hand-written mirror) ------------------

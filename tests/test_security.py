@@ -11,6 +11,8 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import date
+from email import message_from_bytes
+from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,8 +24,12 @@ from monitor.parse.document import parse_document
 from monitor.report.digest import write_digest
 from monitor.report.mail import build_alert, deliver
 from monitor.settings import EdgarSettings, EmailSettings
-from tests.conftest import TEST_USER_AGENT, free_port
+from tests.conftest import REPO, TEST_USER_AGENT, Inbox, free_port
 from tests.edgar_server import EdgarTestServer
+from tests.test_bad_input import RECENT, hand_mirror
+from tests.test_cli import run_monitor
+
+DATA = REPO / "tests" / "data"
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +144,60 @@ def test_smtp_certificates_are_checked(
         deliver(message.as_string(), str(message["Message-ID"]), email, tmp_path)
     assert "CERTIFICATE_VERIFY_FAILED" in str(refused.value)
     assert "hunter2" not in str(refused.value)  # and the password was never sent
+
+
+HOSTILE_NAME = "Evil <b>Corp</b>\r\nBcc: victim@example.com"
+HOSTILE_BULLET = (  # as a filing's HTML would carry it: escaped, so it is text to the reader
+    "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt; "
+    "Export controls could stop us from selling widgets to customers in China.\r\nBcc: x@evil"
+)
+
+
+def test_hostile_filing_text_reaches_mail_and_digest_inert(
+    tmp_path: Path, smtp_server: Inbox
+) -> None:
+    """The whole way: a hand-written 10-K whose risk factor and company name carry markup
+    and header-injection characters, through `monitor run`, to the delivered e-mail and
+    the day's CSV digest."""
+    document = (DATA / "mini_10k.htm").read_text(encoding="utf-8")
+    bullet = "Export controls could stop us from selling widgets to customers in China."
+    assert bullet in document
+    submissions = {"name": HOSTILE_NAME, "filings": {"recent": RECENT}}
+    mirror = hand_mirror(tmp_path, {"submissions/CIK0000000001.json": submissions})
+    folder = mirror / "www.sec.gov/Archives/edgar/data/1/000000000125000001"
+    folder.mkdir(parents=True)
+    (folder / "x-20241231.htm").write_text(document.replace(bullet, HOSTILE_BULLET))
+    env = {
+        "MONITOR_EDGAR_MIRROR": str(mirror),
+        "MONITOR_STORE_PATH": str(tmp_path / "monitor.db"),
+        "MONITOR_OUTPUT_DIR": str(tmp_path / "out"),
+        "MONITOR_EMAIL_SMTP_HOST": "127.0.0.1",
+        "MONITOR_EMAIL_SMTP_PORT": str(smtp_server.port),
+        "MONITOR_EMAIL_SECURITY": "none",
+        "MONITOR_EMAIL_FROM": "monitor@example.com",
+        "MONITOR_EMAIL_TO": "analysts@example.com",
+    }
+    run = run_monitor("run", "--as-of", "2025-03-03", "--tickers", "XCO", env=env)
+    assert "0000000001-25-000001" in run.stdout, run.stderr
+    assert run.returncode in (0, 1), run.stderr  # 1: the hand mirror has no company facts
+
+    mails = [message_from_bytes(raw, policy=default) for raw in smtp_server.messages]
+    (alert,) = [m for m in mails if "problem" not in m["Subject"]]
+    assert alert["Bcc"] is None and "\n" not in str(alert["Subject"])
+    assert all(rcpt == ["analysts@example.com"] for rcpt in smtp_server.envelopes)  # no Bcc
+    html = alert.get_body(("html",)).get_content()
+    assert "<script" not in html and "<img src=x" not in html and "<b>Corp" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;" in html
+    text = alert.get_body(("plain",)).get_content()
+    assert "<script>alert(1)</script><img src=x onerror=alert(2)> Export controls" in text
+
+    with (tmp_path / "out/digests/2025-03-03.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    hostile = {r["sentence"] for r in rows if "alert(1)" in r["sentence"]}  # per category
+    assert len(hostile) == 1, hostile
+    sentence = hostile.pop()
+    assert "<script>alert(1)</script><img src=x onerror=alert(2)> Export controls" in sentence
+    assert "\r" not in sentence and "\n" not in sentence
+    assert {r["company"] for r in rows} == {"Evil <b>Corp</b> Bcc: victim@example.com"}
+    digest = (tmp_path / "out/digests/2025-03-03.csv").read_text(encoding="utf-8")
+    assert len(digest.splitlines()) == len(rows) + 1  # one row, one line

@@ -40,6 +40,9 @@ BACKOFF_CAP_S = 30.0
 THROTTLE_STATUSES = {429, 503}
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 RATE_PAGE_MARK = b"request rate threshold exceeded"
+JSON_MEDIA, DOCUMENT_MEDIA = "JSON", "an HTML or text document"
+MARKUP_MEDIA = {"application/xhtml+xml", "application/xml"}
+_TITLE = re.compile(rb"<title[^>]*>([^<]{1,200})", re.IGNORECASE)
 _CONTACT = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}")
 MIRROR_USER_AGENT = "filing-risk-monitor (reading a local EDGAR mirror)"
 
@@ -103,7 +106,7 @@ class EdgarClient:
         raise FetchError(f"not an EDGAR URL: {url!r}", url=url)
 
     def get_json(self, url: str) -> Any:
-        body = self.get(url)
+        body = self._get(url, want=JSON_MEDIA)
         try:
             return json.loads(body)
         except (ValueError, RecursionError) as exc:  # RecursionError: nested past the stack
@@ -112,8 +115,16 @@ class EdgarClient:
                 url=url,
             ) from None
 
+    def get_document(self, url: str) -> bytes:
+        """A filing's document: HTML or text, refused by its Content-Type otherwise."""
+        return self._get(url, want=DOCUMENT_MEDIA)
+
     def get(self, url: str) -> bytes:
-        """The body of a canonical EDGAR URL, from the cache when it cannot have changed."""
+        """The body of a canonical EDGAR URL, whatever its kind."""
+        return self._get(url, want=None)
+
+    def _get(self, url: str, *, want: str | None) -> bytes:
+        """From the cache when it cannot have changed; `want`: the kind of body expected."""
         cached = self._cache.get(url) if self._cache else None
         if cached is not None and "/Archives/" in url:
             logger.debug("cache hit %s", url)
@@ -126,6 +137,8 @@ class EdgarClient:
         response = self._send_with_retries(self.source_url(url), headers)
         if response.status_code == 304 and cached is not None:
             return cached.body
+        if want is not None:
+            _check_media(response, self.source_url(url), want)
         if self._cache is not None:
             self._cache.put(
                 url,
@@ -215,6 +228,28 @@ def _check_status(response: httpx.Response, url: str) -> str | None:
     hint = " (SEC refuses clients without a declared User-Agent)" if status == 403 else ""
     raise FetchError(
         f"GET {url}: {status} {response.reason_phrase}{hint}", url=url, status_code=status
+    )
+
+
+def _check_media(response: httpx.Response, url: str, want: str) -> None:
+    """A body of another kind than asked for (a proxy's or maintenance HTML page for JSON,
+    an image or PDF for a filing) is refused by its Content-Type, before anything reads
+    it: as a fetch failure, so it is fetched again next run. No Content-Type, or the
+    generic octet-stream, leaves the judgement to the parser."""
+    media = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if not media or media == "application/octet-stream":
+        return
+    if want == JSON_MEDIA and (media.endswith(("/json", "+json")) or media == "text/plain"):
+        return
+    if want == DOCUMENT_MEDIA and (media.startswith("text/") or media in MARKUP_MEDIA):
+        return
+    title = _TITLE.search(response.content[:4096]) if "html" in media else None
+    said = f" titled {title.group(1).strip().decode('utf-8', 'replace')[:80]!r}" if title else ""
+    raise FetchError(
+        f"GET {url}: {want} was expected, the server sent {media}{said} "
+        f"({len(response.content)} bytes); it will be fetched again next run",
+        url=url,
+        status_code=response.status_code,
     )
 
 

@@ -19,12 +19,19 @@ from monitor.models import SEC_DATA, SEC_WWW, Company, Filing, archive_url
 from monitor.watchlist import WatchlistEntry
 
 logger = logging.getLogger(__name__)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 TICKERS_URL = f"{SEC_WWW}/files/company_tickers.json"
 _COLUMNS = ("accessionNumber", "filingDate", "reportDate", "acceptanceDateTime", "form")
 _ACCESSION = re.compile(r"[0-9]{10}-[0-9]{2}-[0-9]{6}")
 _PAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\.json")
 _DOCUMENT_PATH = re.compile(r"[^/\\\x00-\x1f\x7f]+(?:/[^/\\\x00-\x1f\x7f]+)*")
+
+
+def one_line(value: object) -> str:
+    """A name as EDGAR's JSON gives it, on one line: control characters (a CR LF that
+    would break a mail header or a CSV row) and runs of white space become one space."""
+    return " ".join(_CONTROL.sub(" ", str(value)).split())
 
 
 def submissions_url(cik: int) -> str:
@@ -38,7 +45,9 @@ def load_ticker_map(client: EdgarClient) -> dict[str, Company]:
     try:
         companies = [
             Company(
-                ticker=str(row["ticker"]).upper(), cik=int(row["cik_str"]), name=str(row["title"])
+                ticker=str(row["ticker"]).upper(),
+                cik=int(row["cik_str"]),
+                name=one_line(row["title"]),
             )
             for row in rows or ()
         ]
@@ -83,7 +92,7 @@ def list_filings(
     url = submissions_url(company.cik)
     data = client.get_json(url)
     try:
-        name = str(data.get("name") or company.name)
+        name = one_line(data.get("name") or company.name)
         recent = data["filings"]["recent"]
         pages = list(data["filings"].get("files", []))
     except (AttributeError, KeyError, TypeError) as exc:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -57,8 +59,9 @@ def _cell(value: object) -> str:
 
 
 def _csv_cell(value: object) -> str:
-    """Text cells that a spreadsheet would run as a formula are prefixed with a quote."""
+    """Text cells that a spreadsheet would run as a formula are prefixed with a quote, and
+    control characters (line breaks among them) become spaces: one row, one line."""
     text = _cell(value)
     if isinstance(value, str) and text.startswith(FORMULA_START):
-        return "'" + text
-    return text
+        text = "'" + text
+    return _CONTROL.sub(" ", text)
