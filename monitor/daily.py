@@ -215,7 +215,7 @@ def _process(
             try:
                 history += list_filings(client, listed, forms=settings.watchlist.forms)
             except FetchError as exc:  # compared without baselines, old news would look new
-                discovery.failed.append(f"{ticker}: filings left for the next run: {exc}")
+                discovery.fail(ticker, f"filings left for the next run: {exc}")
                 held.add(ticker)
         todo = [f for f in todo if f.ticker not in held]
         lexicon = load_lexicon(settings.lexicon.path)
@@ -228,7 +228,7 @@ def _process(
             try:
                 record_company_facts(client, store, triple, settings)
             except (FetchError, ParseError) as exc:
-                discovery.failed.append(f"{triple[1]}: company facts not refreshed: {exc}")
+                discovery.fail(triple[1], f"company facts not refreshed: {exc}")
     result.digest = write_digest(warning_rows(store, run_date), run_date, settings.output.dir)
     covers = unalerted(store)  # this run's filings, and any a killed run left unalerted
     rows = warning_rows(store, None)
@@ -239,8 +239,7 @@ def _process(
     result.alerts = [str(m["Message-ID"]) for m in messages]
     result.alert = result.alerts[0] if result.alerts else None
     result.undelivered = _send_pending(store, settings)
-    troubled = {f.split(" ")[0] for f in result.report.failed} | held
-    troubled |= {f.split(":")[0] for f in discovery.failed}
+    troubled = result.report.troubled | discovery.troubled
     looked_at = {(f.ticker, f.cik) for f in discovery.filings}
     for entry_ticker, cik in looked_at | _quiet_companies(store, discovery, entries):
         if entry_ticker not in troubled and not result.report.pending:

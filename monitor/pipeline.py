@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from monitor.detect.changes import Baseline, Comparison, compare_filings
@@ -60,6 +62,11 @@ class Discovery:
     unavailable: list[str] = field(default_factory=list)  # the source lacks the company
     failed: list[str] = field(default_factory=list)  # fetch errors, to retry next run
     unknown: list[str] = field(default_factory=list)  # tickers EDGAR does not know
+    troubled: set[str] = field(default_factory=set)  # tickers in `failed`: not moved on
+
+    def fail(self, ticker: str, problem: str) -> None:
+        self.failed.append(f"{ticker}: {problem}")
+        self.troubled.add(ticker)
 
     @property
     def exit_status(self) -> int:
@@ -112,11 +119,12 @@ def discover_filings(
         except ThrottledError as exc:
             left = [c.ticker for c in companies[number:]]
             logger.error("EDGAR is throttling: %s; stopping, left for the next run: %s", exc, left)
-            discovery.failed += [f"{t}: not fetched, EDGAR throttled this run" for t in left]
+            for ticker in left:
+                discovery.fail(ticker, "not fetched, EDGAR throttled this run")
             break
         except FetchError as exc:
             logger.error("%s (CIK %s): %s", company.ticker, company.cik10, exc)
-            discovery.failed.append(f"{company.ticker}: {exc}")
+            discovery.fail(company.ticker, str(exc))
     discovery.filings = newest_first(discovery.filings)
     return discovery
 
@@ -127,17 +135,27 @@ class LockError(MonitorError):
 
 @contextmanager
 def job_lock(store_path: Path) -> Iterator[None]:
-    """One job at a time on this machine and store: run, backfill, rescan and serve share it."""
+    """One job at a time on this machine and store: run, backfill, rescan and serve share it.
+    The holder writes its process id, start time and command into the lock file, so a job
+    kept out can say which job holds it (and since when: a hung one shows)."""
     lock_path = store_path.with_name(store_path.name + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a") as handle:
+    with lock_path.open("a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            handle.seek(0)
+            holder = " ".join(handle.read(400).split())
             raise LockError(
-                f"another monitor job holds {lock_path}; this one changes nothing and exits"
+                f"another monitor job holds {lock_path}"
+                f"{f' ({holder})' if holder else ''}; this one changes nothing and exits"
             ) from None
         try:
+            handle.truncate(0)
+            started = datetime.now(UTC).isoformat(timespec="seconds")
+            job = sys.argv[1] if len(sys.argv) > 1 else "job"
+            handle.write(f"pid {os.getpid()}, monitor {job}, since {started}\n")
+            handle.flush()
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
@@ -152,7 +170,9 @@ def _resolve_companies(
             ticker_map = load_ticker_map(client)
         except FetchError as exc:
             logger.error("cannot map tickers to CIKs: %s", exc)
-            discovery.failed += [f"{e.ticker}: {exc}" for e in entries if e.cik is None]
+            for entry in entries:
+                if entry.cik is None:
+                    discovery.fail(entry.ticker, str(exc))
             entries = [e for e in entries if e.cik is not None]
     companies = []
     for entry in entries:

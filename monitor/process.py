@@ -36,6 +36,7 @@ class ProcessReport:
     skipped: int = 0
     unavailable: int = 0
     failed: list[str] = field(default_factory=list)
+    troubled: set[str] = field(default_factory=set)  # tickers of the failed filings
     pending: int = 0
     accessions: list[str] = field(default_factory=list)  # processed in this call
     settled: int = 0  # already in the store: left alone by a resumed backfill
@@ -176,6 +177,7 @@ def _failed(store: Store, filing: Filing, error: str, report: ProcessReport) -> 
     status = record_status(store, filing, status="failed", error=error, give_up_after=MAX_ATTEMPTS)
     given_up = f"given up after {MAX_ATTEMPTS} attempts: " if status == "given_up" else ""
     report.failed.append(f"{filing.ticker} {filing.accession}: {given_up}{error}")
+    report.troubled.add(filing.ticker)
     return "failed"
 
 

@@ -241,7 +241,7 @@ def test_bad_sources_in_a_daily_run_are_named_and_the_rest_goes_on(
     edgar_server.inject("png", path_contains=tesla_10ka, times=50)
     edgar_server.inject("html-page", path_contains="submissions/CIK0000012927", times=50)
     edgar_server.inject("truncate", path_contains=NVDA_SUBMISSIONS, times=50)
-    env = env_for(edgar_server, smtp_server, tmp_path)
+    env = env_for(edgar_server, smtp_server, tmp_path) | {"MONITOR_EDGAR_MAX_RETRY_WAIT_S": "1"}
     day = ("--as-of", "2025-05-02", "--tickers", "NVDA", "AAPL", "TSLA", "BA")
     result = run_monitor("run", *day, env=env)
     assert result.returncode == EXIT_FAILURES, result.stderr

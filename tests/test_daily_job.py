@@ -15,7 +15,12 @@ from tests.test_cli import run_monitor
 
 
 def env_for(edgar_server: EdgarTestServer, smtp: Inbox, tmp_path: Path) -> dict[str, str]:
-    return loopback_env(edgar_server, tmp_path) | {
+    return loopback_env(edgar_server, tmp_path) | job_env(smtp, tmp_path)
+
+
+def job_env(smtp: Inbox, tmp_path: Path) -> dict[str, str]:
+    """The store and output in tmp_path, alerts over plain SMTP to the test inbox."""
+    return {
         "MONITOR_STORE_PATH": str(tmp_path / "monitor.db"),
         "MONITOR_OUTPUT_DIR": str(tmp_path / "out"),
         "MONITOR_EMAIL_SMTP_HOST": "127.0.0.1",

@@ -123,6 +123,8 @@ def test_two_runs_started_together_one_works_one_exits_3(mirror: Path, tmp_path:
     results = [(code, err) for err, code in results]
     assert sorted(code for code, _ in results) == [0, 3]
     (locked,) = [err for code, err in results if code == 3]
+    (worked,) = [p.pid for p in both if p.returncode == 0]
+    assert f"(pid {worked}, monitor run, since 20" in locked  # which job holds it, since when
     assert locked.strip().endswith("this one changes nothing and exits")
     assert len(list((tmp_path / "out/alerts").glob("*.eml"))) == 1
 

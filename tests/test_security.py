@@ -28,6 +28,7 @@ from tests.conftest import REPO, TEST_USER_AGENT, Inbox, free_port
 from tests.edgar_server import EdgarTestServer
 from tests.test_bad_input import RECENT, hand_mirror
 from tests.test_cli import run_monitor
+from tests.test_daily_job import job_env
 
 DATA = REPO / "tests" / "data"
 
@@ -167,16 +168,7 @@ def test_hostile_filing_text_reaches_mail_and_digest_inert(
     folder = mirror / "www.sec.gov/Archives/edgar/data/1/000000000125000001"
     folder.mkdir(parents=True)
     (folder / "x-20241231.htm").write_text(document.replace(bullet, HOSTILE_BULLET))
-    env = {
-        "MONITOR_EDGAR_MIRROR": str(mirror),
-        "MONITOR_STORE_PATH": str(tmp_path / "monitor.db"),
-        "MONITOR_OUTPUT_DIR": str(tmp_path / "out"),
-        "MONITOR_EMAIL_SMTP_HOST": "127.0.0.1",
-        "MONITOR_EMAIL_SMTP_PORT": str(smtp_server.port),
-        "MONITOR_EMAIL_SECURITY": "none",
-        "MONITOR_EMAIL_FROM": "monitor@example.com",
-        "MONITOR_EMAIL_TO": "analysts@example.com",
-    }
+    env = {"MONITOR_EDGAR_MIRROR": str(mirror)} | job_env(smtp_server, tmp_path)
     run = run_monitor("run", "--as-of", "2025-03-03", "--tickers", "XCO", env=env)
     assert "0000000001-25-000001" in run.stdout, run.stderr
     assert run.returncode in (0, 1), run.stderr  # 1: the hand mirror has no company facts
