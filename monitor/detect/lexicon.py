@@ -7,6 +7,7 @@ matches it whole, so a word can serve as topic and cue at once. Errors name the 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import tomllib
@@ -86,14 +87,23 @@ class Lexicon:
 
 
 def load_lexicon(path: Path = DEFAULT_LEXICON) -> Lexicon:
+    """The lexicon at `path`, compiled once per content: a replay or the service reads the
+    file every run, and compiles it again only when it changed."""
     try:
         raw = path.read_bytes()
-        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: lexicon not found") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(f"{path}: lexicon is not valid TOML: {exc}") from None
-    where = str(path)
+    return _compiled(str(path), raw)
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled(where: str, raw: bytes) -> Lexicon:
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{where}: lexicon is not valid TOML: {exc}") from None
     terms = _read_terms(where, data.get("terms"))
     rules = tuple(_read_rule(where, n, r, terms) for n, r in enumerate(data.get("rule", []), 1))
     if not rules:

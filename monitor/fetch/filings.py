@@ -31,7 +31,10 @@ _DOCUMENT_PATH = re.compile(r"[^/\\\x00-\x1f\x7f]+(?:/[^/\\\x00-\x1f\x7f]+)*")
 def one_line(value: object) -> str:
     """A name as EDGAR's JSON gives it, on one line: control characters (a CR LF that
     would break a mail header or a CSV row) and runs of white space become one space."""
-    return " ".join(_CONTROL.sub(" ", str(value)).split())
+    text = str(value)
+    if not text.isprintable():  # the usual name is: no regular expression for it
+        text = _CONTROL.sub(" ", text)
+    return " ".join(text.split())
 
 
 def submissions_url(cik: int) -> str:
