@@ -200,6 +200,7 @@ def _process(
         forms=settings.watchlist.forms,
     )
     entries = select_entries(settings, tickers)
+    facts_missing: set[int] = set()  # companies whose facts could not be fetched
     with EdgarClient(settings.edgar) as client:
         discovery = discover_filings(client, entries, window)
         result = RunResult(discovery=discovery)
@@ -222,18 +223,23 @@ def _process(
         result.report = process_filings(
             client, store, todo, lexicon, history=history, run_date=run_date
         )
-        # The facts of every company with a filing still to alert (this run's, or one a
-        # killed run stored but never alerted): the alert carries their signals.
-        for triple in _companies_to_alert(store):
+        facts_due, stale_days = _facts_due(store)
+        for triple in facts_due:
             try:
                 record_company_facts(client, store, triple, settings)
-            except (FetchError, ParseError) as exc:
+            except FetchError as exc:  # for now: today's filings wait for the next run
+                discovery.fail(triple[1], f"company facts not refreshed: {exc}")
+                facts_missing.add(triple[0])
+            except ParseError as exc:  # for good: the alert goes without them
                 discovery.fail(triple[1], f"company facts not refreshed: {exc}")
     result.digest = write_digest(warning_rows(store, run_date), run_date, settings.output.dir)
     covers = unalerted(store)  # this run's filings, and any a killed run left unalerted
-    rows = warning_rows(store, None)
-    for day in sorted({date.fromisoformat(d) for d, _ in covers} - {run_date}):
-        write_digest(warning_rows(store, day), day, settings.output.dir)  # in case it died
+    waiting = _waiting_for_facts(store, covers, facts_missing, run_date)
+    covers = [c for c in covers if c[1] not in waiting]
+    rows = [r for r in warning_rows(store, None) if r["accession"] not in waiting]
+    # in case a run died before its alert, or wrote its digest before the facts were in
+    for day in sorted(({date.fromisoformat(d) for d, _ in covers} | stale_days) - {run_date}):
+        write_digest(warning_rows(store, day), day, settings.output.dir)
     messages = _alerts(rows, run_date, settings, store, entries)
     add_alerts(store, run_date, [_outgoing(m) for m in messages], covers)
     result.alerts = [str(m["Message-ID"]) for m in messages]
@@ -379,13 +385,37 @@ def _tell_ops_if_stale(settings: Settings, now: datetime, why: str) -> None:
         logger.error("%s", exc)
 
 
-def _companies_to_alert(store: Store) -> set[tuple[int, str, str]]:
-    rows = store.connection.execute(
-        "SELECT DISTINCT c.cik, c.ticker, c.name FROM run_filings r "
-        "JOIN filings f ON f.accession = r.accession JOIN companies c ON c.cik = f.cik "
-        "WHERE r.alert IS NULL"
+def _waiting_for_facts(
+    store: Store, covers: Sequence[tuple[str, str]], ciks: set[int], run_date: date
+) -> set[str]:
+    """Today's filings of the companies whose facts could not be fetched: their alert
+    waits for the next run, so that it carries their financial signals as a clean run's
+    would. A day at most: filings of an earlier day go out as they are."""
+    if not ciks:
+        return set()
+    marks = ", ".join("?" * len(ciks))
+    theirs = store.connection.execute(
+        f"SELECT accession FROM filings WHERE cik IN ({marks})", tuple(ciks)
     ).fetchall()
-    return {(int(cik), str(ticker), str(name)) for cik, ticker, name in rows}
+    ours = {str(accession) for (accession,) in theirs}
+    return {a for day, a in covers if day == run_date.isoformat() and a in ours}
+
+
+def _facts_due(store: Store) -> tuple[set[tuple[int, str, str]], set[date]]:
+    """The companies whose facts an alert or digest waits for, and the days whose digests
+    showed them before they were in: each company with a filing no alert has covered yet
+    (this run's, or one a killed run left) or taken since its last success (a run whose
+    facts refresh failed does not move the company on)."""
+    rows = store.connection.execute(
+        "SELECT c.cik, c.ticker, c.name, r.run_date, r.alert IS NULL FROM run_filings r "
+        "JOIN filings f ON f.accession = r.accession JOIN companies c ON c.cik = f.cik "
+        "LEFT JOIN company_state s ON s.cik = c.cik "
+        "WHERE r.alert IS NULL OR s.last_success IS NULL "
+        "OR r.run_date > substr(s.last_success, 1, 10)"
+    ).fetchall()
+    companies = {(int(cik), str(ticker), str(name)) for cik, ticker, name, _, _ in rows}
+    stale = {date.fromisoformat(day) for *_, day, unalerted in rows if not unalerted}
+    return companies, stale
 
 
 def _quiet_companies(

@@ -267,9 +267,11 @@ def _revenue_shares(
         except NotFoundError:
             unavailable += 1
             continue
-        except (FetchError, ParseError) as exc:
+        except ParseError as exc:  # for good: this filing gives no share
             problems.append(f"{filing.accession}: {exc}")
             continue
+        except FetchError as exc:  # for now: the facts are refreshed again next run
+            raise FetchError(f"{filing.accession}: {exc}", url=exc.url) from None
         for revenue in found:  # keep the filing's own period: the newest one it reports
             if filing.period is None or revenue.end != filing.period:
                 continue
@@ -303,6 +305,8 @@ def record_company_facts(
     problems: list[str] = []
     entry = Company(ticker=ticker, cik=cik, name=name)
     shares = _revenue_shares(client, entry, quarters[0].start, problems) if quarters else []
+    for problem in problems:
+        logger.warning("%s: %s", ticker, problem)
     signals = china_share_signals(shares, settings.signals)
     record_facts(store, cik, quarters=quarters, shares=shares, signals=signals)
 

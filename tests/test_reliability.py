@@ -14,6 +14,8 @@ import time
 from email.policy import default
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Inbox
 from tests.edgar_server import EdgarTestServer
 from tests.test_cli import REPO, run_monitor
@@ -174,3 +176,57 @@ def test_a_filing_that_keeps_failing_is_given_up_once_and_reported(
     assert len(tried) == 5  # the sixth run left it alone
     ops = [m for m in smtp_server.messages if b"problem(s)" in m]
     assert len(ops) == 2 and b"given up after 5 attempts" in ops[-1]  # the same notice once
+
+
+@pytest.mark.parametrize(
+    ("broken", "named"),
+    [
+        ("companyfacts/CIK0001045810", "NVDA: company facts not refreshed: GET"),
+        ("nvda-20230430.htm", "NVDA: company facts not refreshed: 0001045810-23-000093: GET"),
+    ],
+    ids=["companyfacts", "geography-document"],
+)
+def test_facts_that_failed_are_fetched_next_run_and_the_digest_rewritten(
+    edgar_server: EdgarTestServer, smtp_server: Inbox, tmp_path: Path, broken: str, named: str
+) -> None:
+    """Found by the whole-history soak: a facts refresh that failed left the day's digest
+    (and the store's signals) without the filing's financial signals for good, since the
+    company had nothing left to alert. Now the company does not move on, its alert waits
+    for the next run, which fetches its facts again, writes the day's digest again with
+    them and sends the alert a clean run sent."""
+    day = ("--as-of", "2025-05-28", "--tickers", "NVDA")
+    clean = run_monitor("run", *day, env=env_for(edgar_server, smtp_server, tmp_path / "clean"))
+    assert clean.returncode == 0, clean.stderr
+    expected = (tmp_path / "clean/out/digests/2025-05-28.csv").read_text()
+    assert "signal:writedown_share" in expected
+
+    env = env_for(edgar_server, smtp_server, tmp_path) | {"MONITOR_EDGAR_MAX_RETRY_WAIT_S": "1"}
+    edgar_server.inject("500", path_contains=broken, times=20)
+    first = run_monitor("run", *day, env=env)
+    assert first.returncode == 1 and named in first.stderr, first.stderr
+    assert "alert none" in first.stderr  # the alert waits for the facts
+    digest = tmp_path / "out/digests/2025-05-28.csv"
+    assert "signal:" not in digest.read_text()
+
+    edgar_server.heal()
+    nxt = run_monitor("run", "--as-of", "2025-05-29", "--tickers", "NVDA", env=env)
+    assert nxt.returncode == 0, nxt.stderr
+    assert digest.read_text() == expected
+    alerts = [m for m in smtp_server.messages if b"problem" not in m.split(b"\n\n")[0]]
+    clean_alert, alert = [email.message_from_bytes(m, policy=default) for m in alerts]
+    assert alert.get_body(("plain",)).get_content().replace("2025-05-29", "2025-05-28") == (
+        clean_alert.get_body(("plain",)).get_content()
+    )  # the same warnings and signals, sent a day later
+    state, clean_state = (
+        settled_state(tmp_path / "monitor.db"),
+        settled_state(tmp_path / "clean/monitor.db"),
+    )
+    for table in ("filings", "sections", "findings"):
+        assert state[table] == clean_state[table]
+    with (
+        sqlite3.connect(tmp_path / "monitor.db") as db,
+        sqlite3.connect(tmp_path / "clean/monitor.db") as clean_db,
+    ):
+        for table in ("facts", "signals"):
+            query = f"SELECT * FROM {table} ORDER BY 1, 2, 3"
+            assert db.execute(query).fetchall() == clean_db.execute(query).fetchall()
