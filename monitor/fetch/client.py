@@ -134,11 +134,12 @@ class EdgarClient:
             headers["If-None-Match"] = cached.etag
         if cached is not None and cached.last_modified:
             headers["If-Modified-Since"] = cached.last_modified
-        response = self._send_with_retries(self.source_url(url), headers)
+        source = self.source_url(url)
+        response = self._send_with_retries(source, headers)
         if response.status_code == 304 and cached is not None:
             return cached.body
         if want is not None:
-            _check_media(response, self.source_url(url), want)
+            _check_media(response, source, want)
         if self._cache is not None:
             self._cache.put(
                 url,
