@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from monitor import __version__, daily, history, pipeline
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import ConfigError, MonitorError, UsageError
 from monitor.fetch.client import EdgarClient
 from monitor.models import EASTERN
 from monitor.report.charts import draw_chart
@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _load(args)
         status: int = args.handler(args, settings)
+    except UsageError as exc:
+        sys.stderr.write(f"monitor: usage error: {exc}\n")
+        return pipeline.EXIT_CONFIG
     except ConfigError as exc:
         sys.stderr.write(f"monitor: configuration error: {exc}\n")
         return pipeline.EXIT_CONFIG
@@ -60,8 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def _common_flags(default: object) -> argparse.ArgumentParser:
+    """--config, --mirror, --log-level: before the command (`default` None) or after it
+    (`default` SUPPRESS, so that a flag given before is not reset when absent after)."""
+    common = argparse.ArgumentParser(add_help=False, argument_default=default)
     common.add_argument(
         "--config", type=Path, help="settings file layered over config/monitor.toml"
     )
@@ -69,11 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--mirror", metavar="DIR", help="read EDGAR from a {host}/{path} mirror directory"
     )
     common.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return common
 
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_flags(argparse.SUPPRESS)
     parser = argparse.ArgumentParser(
         prog="monitor",
         description="Watch SEC EDGAR for new China-export-risk and inventory warnings.",
-        parents=[common],
+        parents=[_common_flags(None)],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -338,6 +347,10 @@ def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     )
     for failure in report.failed:
         sys.stderr.write(f"  failed: {failure}\n")
+    for ticker in report.unknown:
+        sys.stderr.write(f"  unknown ticker: {ticker}\n")
+    if report.unknown:
+        return pipeline.EXIT_CONFIG
     return pipeline.EXIT_FAILURES if report.failed or report.pending else pipeline.EXIT_OK
 
 

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from monitor.detect.lexicon import load_lexicon
-from monitor.errors import DeliveryError, FetchError, MonitorError, ParseError
+from monitor.errors import DeliveryError, FetchError, MonitorError, ParseError, UsageError
 from monitor.fetch.client import EdgarClient
 from monitor.fetch.filings import list_filings, newest_first
 from monitor.models import EASTERN, Company, Filing
@@ -125,7 +125,7 @@ def replay(
     The store must not know a later day (replay cannot move a company back in time), and
     without `send` it must hold no pending alert (which would go to a file, not a person)."""
     if end < start:
-        raise MonitorError(f"replay: --to {end} is before --from {start}")
+        raise UsageError(f"replay: --to {end} is before --from {start}")
     if not send:
         settings = replace(settings, email=replace(settings.email, transport="file"))
     results: list[RunResult] = []
@@ -225,8 +225,11 @@ def _process(
         )
         facts_due, stale_days = _facts_due(store)
         for triple in facts_due:
+            # what was filed by the end of the run's day (a filing accepted after 17:30
+            # carries the next day's date): a replayed day never sees a later quarter
+            filed_by = max([run_date, *(f.filed for f in todo if f.cik == triple[0])])
             try:
-                record_company_facts(client, store, triple, settings)
+                record_company_facts(client, store, triple, settings, filed_by=filed_by)
             except FetchError as exc:  # for now: today's filings wait for the next run
                 discovery.fail(triple[1], f"company facts not refreshed: {exc}")
                 facts_missing.add(triple[0])

@@ -23,6 +23,10 @@ class ConfigError(MonitorError):
     """Settings, watchlist or command-line usage are wrong."""
 
 
+class UsageError(ConfigError):
+    """A command was given what it cannot work with (exit status 2, like configuration)."""
+
+
 class UnknownTickerError(ConfigError):
     def __init__(self, ticker: str) -> None:
         super().__init__(

@@ -73,6 +73,7 @@ def backfill(
             )
     report.settled = len(discovery.filings) - len(todo)
     report.failed += discovery.failed
+    report.unknown = discovery.unknown
     return report
 
 

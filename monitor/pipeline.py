@@ -24,6 +24,7 @@ from monitor.detect.inventory import (
     Quarter,
     RevenueShare,
     Signal,
+    as_filed_series,
     china_share_signals,
     quarterly_series,
 )
@@ -240,8 +241,13 @@ def facts_table(settings: Settings, ticker: str) -> FactsTable:
         ticker_map = load_ticker_map(client) if entry.cik is None else {}
         company = resolve_company(entry, ticker_map)
         url = f"{SEC_DATA}/api/xbrl/companyfacts/CIK{company.cik10}.json"
-        quarters = _series(client, url, settings)
-        table = FactsTable(company=company, quarters=quarters, shares=[], signals=[])
+        table = FactsTable(company=company, quarters=[], shares=[], signals=[])
+        try:
+            quarters = _series(client, url, settings)
+        except NotFoundError:  # a warning, like any document the source lacks
+            table.problems.append(f"no company facts at the source ({url})")
+            return table
+        table.quarters = quarters
         if quarters:
             table.shares = _revenue_shares(client, company, quarters[0].start, table.problems)
     table.signals = china_share_signals(table.shares, settings.signals)
@@ -249,13 +255,19 @@ def facts_table(settings: Settings, ticker: str) -> FactsTable:
 
 
 def _revenue_shares(
-    client: EdgarClient, company: Company, since: date, problems: list[str]
+    client: EdgarClient,
+    company: Company,
+    since: date,
+    problems: list[str],
+    *,
+    until: date | None = None,
 ) -> list[RevenueShare]:
     """China/Taiwan shares from each periodic filing's own inline XBRL (its main period)."""
     try:
         filings = list_filings(
-            client, company, forms=("10-K", "10-Q", "20-F"), since=since, amendments=False
-        )
+            client, company, forms=("10-K", "10-Q", "20-F"), since=since, until=until,
+            amendments=False,
+        )  # fmt: skip
     except NotFoundError as exc:
         problems.append(f"no filing list for China revenue shares: {exc}")
         return []
@@ -293,27 +305,47 @@ def _revenue_shares(
 
 
 def record_company_facts(
-    client: EdgarClient, store: Store, company: tuple[int, str, str], settings: Settings
+    client: EdgarClient,
+    store: Store,
+    company: tuple[int, str, str],
+    settings: Settings,
+    *,
+    filed_by: date | None = None,
 ) -> None:
+    """The company's series into the store, each quarter as first reported (its signals
+    never use a later filing's facts), and only what was filed by `filed_by`: a replayed
+    day sees what that day's run would have seen."""
     cik, ticker, name = company
     url = f"{SEC_DATA}/api/xbrl/companyfacts/CIK{cik:010d}.json"
     try:
-        quarters = _series(client, url, settings)
+        quarters = _series(client, url, settings, as_filed=True, filed_by=filed_by)
     except NotFoundError:
         logger.warning("%s: no company facts at the source (%s)", ticker, url)
         return
     problems: list[str] = []
     entry = Company(ticker=ticker, cik=cik, name=name)
-    shares = _revenue_shares(client, entry, quarters[0].start, problems) if quarters else []
+    shares = (
+        _revenue_shares(client, entry, quarters[0].start, problems, until=filed_by)
+        if quarters
+        else []
+    )
     for problem in problems:
         logger.warning("%s: %s", ticker, problem)
     signals = china_share_signals(shares, settings.signals)
     record_facts(store, cik, quarters=quarters, shares=shares, signals=signals)
 
 
-def _series(client: EdgarClient, url: str, settings: Settings) -> list[Quarter]:
+def _series(
+    client: EdgarClient,
+    url: str,
+    settings: Settings,
+    *,
+    as_filed: bool = False,
+    filed_by: date | None = None,
+) -> list[Quarter]:
+    series = as_filed_series if as_filed else quarterly_series
     try:
-        return quarterly_series(client.get_json(url), settings.signals)
+        return series(client.get_json(url), settings.signals, filed_by=filed_by)
     except ParseError as exc:
         raise ParseError(f"{url}: {exc}") from None
 

@@ -40,6 +40,7 @@ class ProcessReport:
     pending: int = 0
     accessions: list[str] = field(default_factory=list)  # processed in this call
     settled: int = 0  # already in the store: left alone by a resumed backfill
+    unknown: list[str] = field(default_factory=list)  # tickers EDGAR does not know
 
 
 def process_filings(

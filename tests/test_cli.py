@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,6 +124,43 @@ def test_company_the_mirror_lacks_is_a_warning_not_a_failure(mirror: Path) -> No
     assert result.returncode == 0
     assert "SNPS (CIK 0000883241): no filing history at the source" in result.stderr
     assert "NVDA" in result.stdout
+
+
+def test_common_flags_work_before_the_command_too(mirror: Path) -> None:
+    before = run_monitor("--mirror", str(mirror), "filings", "NVDA", "--since", "2026-01-01")
+    after = run_monitor("filings", "NVDA", "--since", "2026-01-01", "--mirror", str(mirror))
+    assert before.returncode == after.returncode == 0, before.stderr
+    assert before.stdout == after.stdout and "0001045810-26-000021" in before.stdout
+    # given on both sides, the one after the command wins
+    both = run_monitor(
+        "--log-level", "DEBUG", "--mirror", "/nonexistent", "filings", "NVDA",
+        "--since", "2026-01-01", "--mirror", str(mirror), "--log-level", "ERROR",
+    )  # fmt: skip
+    assert both.returncode == 0 and both.stdout == after.stdout and both.stderr == ""
+
+
+def test_company_without_company_facts_is_a_warning(mirror: Path) -> None:
+    result = run_monitor("facts", "BA", "--csv", "--mirror", str(mirror))
+    assert result.returncode == 0
+    assert result.stdout.startswith("ticker,period_end,") and result.stdout.count("\n") == 1
+    assert "BA: no company facts at the source (https://data.sec.gov/api/xbrl/companyfacts/" in (
+        result.stderr
+    )
+
+
+def test_usage_mistakes_exit_2(mirror: Path, tmp_path: Path) -> None:
+    env = {"MONITOR_STORE_PATH": str(tmp_path / "monitor.db"), "MONITOR_EDGAR_MIRROR": str(mirror),
+           "MONITOR_OUTPUT_DIR": str(tmp_path / "out"),
+           "MONITOR_EDGAR_CACHE_DIR": str(tmp_path / "cache")}  # fmt: skip
+    backwards = run_monitor("replay", "--from", "2025-05-02", "--to", "2025-05-01", env=env)
+    assert backwards.returncode == 2
+    assert "usage error: replay: --to 2025-05-01 is before --from 2025-05-02" in backwards.stderr
+    unknown = run_monitor("backfill", "--since", "2026-01-01", "--tickers", "NVDA", "NOPE1",
+                          env=env)  # fmt: skip
+    assert unknown.returncode == 2, unknown.stderr
+    assert "unknown ticker 'NOPE1'" in unknown.stderr and "unknown ticker: NOPE1" in unknown.stderr
+    # NVIDIA's filings were taken all the same (those of 2026 are not in the mirror)
+    assert re.search(r"backfill: \d+ processed, \d+ skipped, [1-9]\d* unavailable", unknown.stderr)
 
 
 def test_bad_configuration_exits_2_with_one_line(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import email
 import io
+import sqlite3
 import subprocess
 from email.policy import default
 from pathlib import Path
@@ -86,7 +87,7 @@ def test_days_of_nvidia(edgar_server: EdgarTestServer, smtp_server: Inbox, tmp_p
     noise = next(r for r in rows if r["finding_id"] and r["category"] != "export_control")
     assert f"monitor mute {noise['finding_id']}" in text
     unknown = run_monitor("mute", "0123456789ab", env=env)
-    assert unknown.returncode == 1 and "'0123456789ab'" in unknown.stderr
+    assert unknown.returncode == 2 and "'0123456789ab'" in unknown.stderr  # usage
     muted = run_monitor("mute", noise["finding_id"], "--reason", "boilerplate", env=env)
     assert muted.returncode == 0 and "NVDA" in muted.stdout, muted.stderr
     rerun = run_monitor("run", "--as-of", "2025-05-28", "--tickers", "NVDA", env=env)
@@ -170,6 +171,12 @@ def test_replay_writes_alerts_to_files(
     assert "2025-05-28" in message["Subject"] and "NVDA" in message["Subject"]
     assert "$4.5 billion" in message.get_body(("plain",)).get_content()
     assert "1 alert(s)" in replay.stderr
+    # the replayed days saw only what was filed by then: NVIDIA's next quarter (to
+    # 2025-07-27, filed 2025-08-27) is in the company facts but not in the store
+    with sqlite3.connect(tmp_path / "monitor.db") as db:
+        (last_quarter,) = db.execute("SELECT max(period_end) FROM facts").fetchone()
+        (last_share,) = db.execute("SELECT max(period_end) FROM revenue_shares").fetchone()
+    assert last_quarter == last_share == "2025-04-27"
 
     again = run_monitor("replay", "--from", "2025-05-26", "--to", "2025-05-27", env=env)
     assert again.returncode == 1 and "fresh store" in again.stderr  # never back in time
@@ -181,7 +188,11 @@ def test_a_filing_accepted_after_hours_is_taken_the_day_it_was_accepted(
     # NVIDIA's 10-Q 0001045810-23-000175 was accepted on Friday 2023-08-25 at 19:36 ET,
     # after EDGAR's 17:30 cut-off, so its filing date is Monday 2023-08-28.
     env = env_for(edgar_server, smtp_server, tmp_path)
-    replay_nvidia("2023-08-24", "2023-08-28", env)
+    replay_nvidia("2023-08-24", "2023-08-25", env)
+    with sqlite3.connect(tmp_path / "monitor.db") as db:  # its quarter's facts came with it
+        (last_quarter,) = db.execute("SELECT max(period_end) FROM facts").fetchone()
+    assert last_quarter == "2023-07-30"
+    replay_nvidia("2023-08-26", "2023-08-28", env)
     friday = (tmp_path / "out/digests/2023-08-25.csv").read_text(encoding="utf-8")
     assert "0001045810-23-000175" in friday and "2023-08-28" in friday
     monday = (tmp_path / "out/digests/2023-08-28.csv").read_text(encoding="utf-8")

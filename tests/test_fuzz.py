@@ -28,6 +28,7 @@ from monitor.detect.inventory import (
     RESERVES,
     REVENUE,
     WRITE_DOWN,
+    as_filed_series,
     quarterly_series,
 )
 from monitor.errors import FetchError, MonitorError, ParseError
@@ -407,10 +408,13 @@ def companyfacts(draw: st.DrawFn) -> Any:
 
 
 @FUZZ
-@given(companyfacts(), st.sampled_from([None, date(2024, 6, 1)]))
-def test_company_facts_give_quarters_or_parse_error(data: Any, filed_by: date | None) -> None:
+@given(companyfacts(), st.sampled_from([None, date(2024, 6, 1)]), st.booleans())
+def test_company_facts_give_quarters_or_parse_error(
+    data: Any, filed_by: date | None, as_filed: bool
+) -> None:
+    series = as_filed_series if as_filed else quarterly_series
     try:
-        quarters = quarterly_series(data, SignalsSettings(), filed_by=filed_by)
+        quarters = series(data, SignalsSettings(), filed_by=filed_by)
     except ParseError as exc:
         assert "\n" not in str(exc) and "companyfacts" in str(exc)
         return

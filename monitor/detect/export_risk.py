@@ -241,7 +241,10 @@ def _finding(
     strength = (
         0.55 + 0.15 * bool(amounts) + 0.15 * realised + 0.15 * min(1.0, (len(topics) - 1) / 3)
     )
-    relevant = not lexicon.relevance or any(by_list.get(n) for n in lexicon.relevance)
+    relevant = not lexicon.relevance or any(
+        by_list.get(n) or (n not in lexicon.rule_lists and lexicon.list_patterns[n].search(text))
+        for n in lexicon.relevance
+    )  # a list no rule reads (Taiwan) is not in the one matching pass: searched here
     factor = 1.0 if relevant else lexicon.relevance_otherwise
     score = round(100 * lexicon.category_weights[category] * section_weight * strength * factor)
     offset = paragraph.start

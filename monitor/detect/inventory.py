@@ -153,6 +153,39 @@ def quarterly_series(
     return _with_changes(quarters, settings)
 
 
+def as_filed_series(
+    companyfacts: Mapping[str, Any],
+    settings: SignalsSettings,
+    *,
+    filed_by: date | None = None,
+) -> list[Quarter]:
+    """Each quarter as the market saw it the day it was first reported: its figures and
+    signals from the facts filed up to that day only (a later filing's restatement or
+    comparative never reaches back), and only the quarters reported by `filed_by`."""
+    seen: dict[date, Quarter] = {}
+    for day in sorted(_filed_days(companyfacts)):
+        if filed_by is not None and day > filed_by:
+            break
+        for quarter in quarterly_series(companyfacts, settings, filed_by=day):
+            seen.setdefault(quarter.end, quarter)
+    return [seen[end] for end in sorted(seen)]
+
+
+def _filed_days(companyfacts: Mapping[str, Any]) -> set[date]:
+    """Every day a fact the series reads was filed on."""
+    days: set[date] = set()
+    chains = (*INVENTORY, *(c for part in INVENTORY_PARTS for c in part), *REVENUE,
+              *COST_OF_REVENUE, *WRITE_DOWN, *RESERVES, ("us-gaap", "InventoryGross"))  # fmt: skip
+    for taxonomy, tag in chains:
+        units = _object(_object(_object(_facts(companyfacts).get(taxonomy)).get(tag)).get("units"))
+        for rows in units.values():
+            for row in rows if isinstance(rows, list) else ():
+                fact = _fact(row, tag) if isinstance(row, Mapping) else None
+                if fact is not None:
+                    days.add(fact.filed)
+    return days
+
+
 def _facts(companyfacts: object) -> Mapping[str, Any]:
     """The `facts` object of a companyfacts file (empty when it has none)."""
     if not isinstance(companyfacts, Mapping):

@@ -7,7 +7,7 @@ import hashlib
 import json
 from datetime import date, datetime
 
-from monitor.errors import MonitorError
+from monitor.errors import UsageError
 from monitor.store.db import Store
 
 
@@ -85,7 +85,7 @@ def paragraph_key(text: str) -> str:
 
 def mute_finding(store: Store, finding_id: str, *, reason: str | None, when: datetime) -> list[str]:
     """Silence the paragraph behind `finding_id` for each company whose filings carry it;
-    the tickers muted. A finding id no stored filing carries is a `MonitorError`."""
+    the tickers muted. A finding id no stored filing carries is a `UsageError`."""
     found = store.connection.execute(
         "SELECT DISTINCT f.cik, c.ticker, x.text FROM findings x "
         "JOIN filings f ON f.accession = x.accession JOIN companies c ON c.cik = f.cik "
@@ -93,7 +93,7 @@ def mute_finding(store: Store, finding_id: str, *, reason: str | None, when: dat
         (finding_id,),
     ).fetchall()
     if not found:
-        raise MonitorError(f"no stored finding has the id {finding_id!r}")
+        raise UsageError(f"no stored finding has the id {finding_id!r}")
     with store.transaction() as db:
         for cik, _, text in found:
             db.execute(

@@ -168,3 +168,16 @@ def test_lexicon_version_is_its_hash(tmp_path: Path, lexicon: Lexicon) -> None:
     edited.write_text(LEXICON_PATH.read_text() + "\n# an analyst's note\n")
     assert load_lexicon(edited).version != lexicon.version
     assert len(lexicon.version) == 12
+
+
+def test_taiwan_counts_as_relevant_like_china(lexicon: Lexicon) -> None:
+    def score(place: str) -> int:
+        text = (
+            f"Geopolitical tensions involving {place} could disrupt our supply of wafers "
+            "and components, and our business could be materially harmed."
+        )
+        findings = find_export_risk(parse_document(mini_10k(text)), lexicon).findings
+        (geopolitical,) = [f for f in findings if f.category == "geopolitical"]
+        return geopolitical.score
+
+    assert score("Taiwan") == score("China") == 2 * score("Japan")  # relevance: otherwise 0.5

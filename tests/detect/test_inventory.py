@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from monitor.detect.inventory import RevenueShare, china_share_signals, quarterly_series
+from monitor.detect.inventory import (
+    RevenueShare,
+    as_filed_series,
+    china_share_signals,
+    quarterly_series,
+)
 from monitor.parse.document import parse_document
 from monitor.parse.xbrl import geographic_revenue
 from monitor.settings import SignalsSettings
@@ -80,6 +85,40 @@ def test_apple_build_up_to_september_2021_fires(mirror: Path) -> None:
 def test_signals_never_look_ahead(mirror: Path) -> None:
     cutoff = date(2023, 3, 1)
     series = quarterly_series(companyfacts(1045810), SIGNALS, filed_by=cutoff)
+    assert series[-1].end == date(2023, 1, 29)
+    assert all(q.inventory.filed <= cutoff for q in series)
+
+
+def test_each_quarter_as_first_reported_never_uses_a_later_filing(mirror: Path) -> None:
+    facts = companyfacts(1835632)  # Marvell Technology, Inc. (the 2021 holding company)
+    latest = {q.end: q for q in quarterly_series(facts, SIGNALS)}
+    as_filed = {q.end: q for q in as_filed_series(facts, SIGNALS)}
+    assert as_filed.keys() == latest.keys()
+    # Its first 10-Q (quarter to 2021-05-01, filed 2021-06-09) had no earlier quarter
+    # under this CIK; the quarter to 2021-01-30 came with the 10-K filed 2022-03-10.
+    # Read today, the facts give the first quarter a +101% q/q build-up it never showed.
+    first = date(2021, 5, 1)
+    assert latest[date(2021, 1, 30)].inventory.filed == date(2022, 3, 10)
+    assert {"inventory_qoq", "dio_days"} <= {s.kind for s in latest[first].signals}
+    assert as_filed[first].inventory.filed == date(2021, 6, 9)
+    assert as_filed[first].signals == () and as_filed[first].inventory_qoq is None
+
+
+@pytest.mark.parametrize("cik", [1045810, 320193, 1046179, 1835632])
+def test_a_quarter_as_first_reported_is_the_series_of_its_filing_day(
+    mirror: Path, cik: int
+) -> None:
+    facts = companyfacts(cik)
+    for quarter in as_filed_series(facts, SIGNALS):
+        day = quarter.inventory.filed
+        assert {q.end: q for q in quarterly_series(facts, SIGNALS, filed_by=day)}[quarter.end] == (
+            quarter
+        )
+
+
+def test_as_filed_series_stops_at_filed_by(mirror: Path) -> None:
+    cutoff = date(2023, 3, 1)
+    series = as_filed_series(companyfacts(1045810), SIGNALS, filed_by=cutoff)
     assert series[-1].end == date(2023, 1, 29)
     assert all(q.inventory.filed <= cutoff for q in series)
 
