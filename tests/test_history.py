@@ -53,23 +53,25 @@ def test_progress_shows_done_rate_and_time_left() -> None:
 
 
 def test_an_interrupted_backfill_picks_up_where_it_stopped(mirror: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
+        "MONITOR_EDGAR_MIRROR": str(mirror),
+        "MONITOR_STORE_PATH": str(tmp_path / "monitor.db"),
+        "MONITOR_EDGAR_CACHE_DIR": str(tmp_path / "cache"),
+        "MONITOR_RUN_WORKERS": "1",
+    }
     command = [sys.executable, "-m", "monitor", "backfill", "--since", "2024-06-01"]
-    for attempt in range(5):  # on a busy machine the run may end before the signal lands
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
-            "MONITOR_EDGAR_MIRROR": str(mirror),
-            "MONITOR_STORE_PATH": str(tmp_path / f"monitor-{attempt}.db"),
-            "MONITOR_EDGAR_CACHE_DIR": str(tmp_path / "cache"),
-            "MONITOR_RUN_WORKERS": "1",
-        }
+    # a shell running the tests in the background ignores SIGINT, and so would the backfill
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
         first = subprocess.Popen(
             [*command, "--tickers", "NVDA"], env=env, cwd=REPO, stderr=subprocess.PIPE, text=True
         )
-        read_until(first, " processed")  # one filing stored: stop it like Ctrl-C would
-        first.send_signal(signal.SIGINT)
-        first.communicate(timeout=60)
-        if first.returncode != 0:
-            break
-    assert first.returncode != 0, "no attempt was interrupted before the backfill ended"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    read_until(first, " processed")  # one filing stored: stop it like Ctrl-C would
+    first.send_signal(signal.SIGINT)
+    first.communicate(timeout=60)
+    assert first.returncode != 0
     resumed = run_monitor("backfill", "--since", "2024-06-01", "--tickers", "NVDA", env=env)
     assert resumed.returncode == 0, resumed.stderr
     summary = resumed.stderr.splitlines()[-1]
