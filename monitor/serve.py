@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from types import FrameType
@@ -103,7 +104,10 @@ def serve(
             logger.warning("second %s: exiting now", signal.Signals(number).name)
             os._exit(128 + number)
         logger.info("%s: stopping; a running job finishes first", signal.Signals(number).name)
-        scheduler.shutdown(wait=False)
+        # Not here: the signal may land while the scheduler's loop holds its Event's lock
+        # (in wait() or clear()), and shutdown's Event.set() would then wait forever on a
+        # lock this very thread holds. A thread of its own waits for the loop to let go.
+        threading.Thread(target=scheduler.shutdown, kwargs={"wait": False}).start()
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
